@@ -1,0 +1,25 @@
+"""Small helpers shared across the runtime."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pyramid.settings import aslist
+
+__all__ = ["msec_time", "json_value", "aslist"]
+
+
+def msec_time() -> int:
+    """Current time in integer epoch milliseconds (the unit of ``last_modified``)."""
+    return time.time_ns() // 1_000_000
+
+
+def json_value(value: str) -> Any:
+    """Read a querystring value as JSON where it parses (``1``, ``true``, ``null``), else as text."""
+    import json
+
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
