@@ -1,0 +1,1 @@
+"""cliquet's command line: ``cliquet new ...`` and friends."""

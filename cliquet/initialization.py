@@ -1,0 +1,218 @@
+"""The start-up steps, run in the order of ``cliquet.initialization_sequence``.
+
+Each step is a function taking the Pyramid ``Configurator``; a service may replace, drop or add
+steps by listing other dotted paths in that setting. Everything a step needs from the settings
+is read and checked here, once: request-time code only sees the values it closes over.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pyramid.events import NewRequest
+from pyramid.exceptions import ConfigurationError
+from pyramid.httpexceptions import HTTPGone, HTTPMethodNotAllowed
+
+from cliquet.cache import CacheBase
+from cliquet.errors import ERRORS, http_error
+from cliquet.permission import PermissionBase
+from cliquet.storage import StorageBase
+
+__all__ = [
+    "load_backend",
+    "run_initialization_sequence",
+    "setup_storage",
+    "setup_cache",
+    "setup_permission",
+    "setup_authentication",
+    "setup_request_checks",
+    "setup_response_headers",
+    "EXPOSED_HEADERS",
+]
+
+# Response headers a browser script may read (CORS).
+EXPOSED_HEADERS = (
+    "Alert",
+    "Backoff",
+    "ETag",
+    "Last-Modified",
+    "Next-Page",
+    "Retry-After",
+    "Total-Records",
+)
+
+_WRITE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+
+_LOADER_EXPECTED = "a module with a load_from_config(config) function"
+
+
+def _resolve(config: Any, setting: str, value: Any, expected: str) -> Any:
+    if not value:
+        raise ConfigurationError(f"Setting {setting!r} is empty; expected {expected}.")
+    try:
+        return config.maybe_dotted(value)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise ConfigurationError(
+            f"Invalid value for setting {setting!r}: {value!r} cannot be imported ({e}); "
+            f"expected {expected}."
+        ) from None
+
+
+def load_backend(config: Any, setting: str, base: type) -> Any:
+    """Build the backend named by the dotted module path in ``setting``.
+
+    :param config: the Pyramid ``Configurator``.
+    :param setting: e.g. ``"cliquet.storage_backend"``.
+    :param base: the class every such backend must be an instance of.
+    :returns: what the module's ``load_from_config(config)`` returned.
+    :raises pyramid.exceptions.ConfigurationError: the module cannot be imported, has no
+        ``load_from_config``, or builds something that is not a ``base``.
+    """
+    value = config.get_settings().get(setting)
+    module = _resolve(config, setting, value, _LOADER_EXPECTED)
+    loader = getattr(module, "load_from_config", None)
+    if not callable(loader):
+        raise ConfigurationError(
+            f"Invalid value for setting {setting!r}: {value!r} has no load_from_config(config); "
+            f"expected {_LOADER_EXPECTED}."
+        )
+    backend = loader(config)
+    if not isinstance(backend, base):
+        raise ConfigurationError(
+            f"Invalid value for setting {setting!r}: {value!r} built a "
+            f"{type(backend).__name__}; expected an instance of "
+            f"{base.__module__}.{base.__qualname__}."
+        )
+    return backend
+
+
+def _setup_backend(config: Any, name: str, base: type) -> None:
+    backend = load_backend(config, f"cliquet.{name}_backend", base)
+    setattr(config.registry, name, backend)
+    config.registry.heartbeats[name] = lambda request: backend.heartbeat()
+
+
+def setup_storage(config: Any) -> None:
+    """Build ``registry.storage`` from ``cliquet.storage_backend``."""
+    _setup_backend(config, "storage", StorageBase)
+
+
+def setup_cache(config: Any) -> None:
+    """Build ``registry.cache`` from ``cliquet.cache_backend``."""
+    _setup_backend(config, "cache", CacheBase)
+
+
+def setup_permission(config: Any) -> None:
+    """Build ``registry.permission`` from ``cliquet.permission_backend``."""
+    _setup_backend(config, "permission", PermissionBase)
+
+
+def setup_authentication(config: Any) -> None:
+    """Authenticate through the policies of ``multiauth.policies`` (pyramid_multiauth)."""
+    settings = config.get_settings()
+    if not settings.get("cliquet.userid_hmac_secret"):
+        config.registry.startup_warnings.append(
+            "cliquet.userid_hmac_secret is empty: basic-auth user ids are guessable. Set it."
+        )
+    try:
+        config.include("pyramid_multiauth")
+    except (ImportError, ValueError) as e:
+        raise ConfigurationError(
+            f"Invalid value for setting 'multiauth.policies': "
+            f"{settings.get('multiauth.policies')!r} ({e}); expected policy names, each "
+            f"importable or defined by multiauth.policy.<name>.use."
+        ) from None
+
+
+def setup_request_checks(config: Any) -> None:
+    """Refuse requests the service must not serve: after end of service, writes when read-only."""
+    settings = config.get_settings()
+    eos: datetime.date | None = settings["cliquet.eos"]
+    readonly: bool = settings["cliquet.readonly"]
+    prefix = config.registry.route_prefix
+    batch_paths = {f"/{prefix}/batch", f"/{prefix}/batch/"}
+    eos_message = settings["cliquet.eos_message"] or "The service has reached its end of life."
+    eos_url = settings["cliquet.eos_url"] or None
+
+    if not eos and not readonly:
+        return
+
+    def check_request(event: NewRequest) -> None:
+        request = event.request
+        if eos is not None and datetime.date.today() >= eos:
+            error = http_error(
+                HTTPGone(), errno=ERRORS.SERVICE_DEPRECATED, message=eos_message, info=eos_url
+            )
+            error.headers["Alert"] = json.dumps(
+                {"code": "hard-eol", "message": eos_message, "url": eos_url}
+            )
+            raise error
+        if readonly and request.method in _WRITE_METHODS and request.path not in batch_paths:
+            raise http_error(
+                HTTPMethodNotAllowed(),
+                errno=ERRORS.METHOD_NOT_ALLOWED,
+                message="The service is in read-only mode.",
+            )
+
+    config.add_subscriber(check_request, NewRequest)
+
+
+def setup_response_headers(config: Any) -> None:
+    """Add ``Backoff``, ``Retry-After``, the end-of-service ``Alert`` and CORS to responses.
+
+    Done through a response callback so that every response gets them, error pages included.
+    """
+    settings = config.get_settings()
+    backoff: int | None = settings["cliquet.backoff"]
+    retry_after = str(settings["cliquet.retry_after_seconds"])
+    eos: datetime.date | None = settings["cliquet.eos"]
+    soft_alert = None
+    if eos is not None:
+        soft_alert = json.dumps(
+            {
+                "code": "soft-eol",
+                "message": settings["cliquet.eos_message"]
+                or f"The service will reach its end of life on {eos.isoformat()}.",
+                "url": settings["cliquet.eos_url"] or None,
+            }
+        )
+    origins = settings["cliquet.cors_origins"]
+    any_origin = "*" in origins
+    allowed = frozenset(origins)
+    exposed = ", ".join(EXPOSED_HEADERS)
+
+    def add_headers(request: Any, response: Any) -> None:
+        headers = response.headers
+        if backoff is not None:
+            headers["Backoff"] = str(backoff)
+        if response.status_code in (429, 503) and "Retry-After" not in headers:
+            headers["Retry-After"] = retry_after
+        if soft_alert and "Alert" not in headers and datetime.date.today() < eos:
+            headers["Alert"] = soft_alert
+        origin = request.headers.get("Origin")
+        if origin and (any_origin or origin in allowed):
+            headers.setdefault("Access-Control-Allow-Origin", "*" if any_origin else origin)
+            headers["Access-Control-Expose-Headers"] = exposed
+
+    def on_new_request(event: NewRequest) -> None:
+        event.request.add_response_callback(add_headers)
+
+    config.add_subscriber(on_new_request, NewRequest)
+
+
+def run_initialization_sequence(config: Any) -> None:
+    """Run each step of ``cliquet.initialization_sequence`` in order."""
+    setting = "cliquet.initialization_sequence"
+    for dotted in config.get_settings()[setting]:
+        step: Callable[[Any], None] = _resolve(
+            config, setting, dotted, "dotted paths of functions taking the configurator"
+        )
+        if not callable(step):
+            raise ConfigurationError(
+                f"Invalid value for setting {setting!r}: {dotted!r} is not callable; "
+                "expected dotted paths of functions taking the configurator."
+            )
+        step(config)

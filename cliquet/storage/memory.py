@@ -1,0 +1,391 @@
+"""In-process storage: for tests and for trying a service without any database.
+
+Data lives in the worker's memory and dies with it; several workers never see each other's
+records, so this backend is not for production (DESIGN.md, "Data and scale").
+
+The filtering and sorting helpers (:func:`order_key`, :func:`matches`, :func:`select`) hold
+the reference semantics of :class:`~cliquet.storage.Filter` and :class:`~cliquet.storage.Sort`;
+backends that filter in Python (over a key-value store) may reuse them.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cliquet.storage import (
+    COMPARISON,
+    DEFAULT_DELETED_FIELD,
+    DEFAULT_ID_FIELD,
+    DEFAULT_MODIFIED_FIELD,
+    Filter,
+    RecordNotFoundError,
+    Sort,
+    StorageBase,
+    UnicityError,
+)
+from cliquet.utils import msec_time
+
+if TYPE_CHECKING:
+    from pyramid.config import Configurator
+
+__all__ = ["Storage", "load_from_config", "order_key", "extract_field", "matches", "select"]
+
+_MISSING = object()
+
+# Rank of each JSON type in the total order used to compare values of different types.
+_NULL, _BOOL, _NUMBER, _STRING, _ARRAY, _OBJECT = range(6)
+
+
+def order_key(value: Any) -> tuple[Any, ...]:
+    """Map a JSON value to a key ordered as null < booleans < numbers < strings < arrays < objects.
+
+    Within a type, the natural order applies (arrays element-wise, objects by sorted items).
+    Keys are hashable and equal only for equal JSON values, so ``1 == 1.0`` but ``1 != True``.
+    """
+    if value is None:
+        return (_NULL,)
+    if isinstance(value, bool):
+        return (_BOOL, value)
+    if isinstance(value, (int, float)):
+        return (_NUMBER, value)
+    if isinstance(value, str):
+        return (_STRING, value)
+    if isinstance(value, (list, tuple)):
+        return (_ARRAY, tuple(order_key(v) for v in value))
+    if isinstance(value, dict):
+        return (_OBJECT, tuple(sorted((str(k), order_key(v)) for k, v in value.items())))
+    # Not JSON: rank it last, compared by text, rather than failing a listing.
+    return (_OBJECT + 1, str(value))
+
+
+def extract_field(record: dict[str, Any], path: str) -> Any:
+    """Return the value at a dotted ``path`` (``author.name``), or ``_MISSING``."""
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _like_regex(pattern: str) -> re.Pattern[str]:
+    if "*" not in pattern:
+        pattern = f"*{pattern}*"
+    body = ".*".join(re.escape(part) for part in pattern.split("*"))
+    return re.compile(body, re.IGNORECASE | re.DOTALL)
+
+
+def matches(record: dict[str, Any], condition: Filter) -> bool:
+    """Tell whether ``record`` satisfies one filter (see :class:`~cliquet.storage.Filter`)."""
+    value = extract_field(record, condition.field)
+    operator = condition.operator
+    if operator is COMPARISON.HAS:
+        present = value is not _MISSING and value is not None
+        return present is condition.value
+    if value is _MISSING:
+        return operator in (COMPARISON.NOT, COMPARISON.EXCLUDE)
+    if operator is COMPARISON.LIKE:
+        return isinstance(value, str) and bool(_like_regex(condition.value).fullmatch(value))
+    if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
+        found = order_key(value) in {order_key(v) for v in condition.value}
+        return found if operator is COMPARISON.IN else not found
+    left, right = order_key(value), order_key(condition.value)
+    if operator is COMPARISON.EQ:
+        return left == right
+    if operator is COMPARISON.NOT:
+        return left != right
+    if operator is COMPARISON.LT:
+        return left < right
+    if operator is COMPARISON.GT:
+        return left > right
+    if operator is COMPARISON.MIN:
+        return left >= right
+    return left <= right  # COMPARISON.MAX
+
+
+def _matches_all(record: dict[str, Any], filters: Iterable[Filter]) -> bool:
+    return all(matches(record, f) for f in filters)
+
+
+def _sort(records: list[dict[str, Any]], sorting: Sequence[Sort]) -> None:
+    # Stable sorts applied from the least significant key give a multi-key order.
+    for rule in reversed(sorting):
+
+        def key(record: dict[str, Any], field: str = rule.field) -> tuple[Any, ...]:
+            value = extract_field(record, field)
+            return order_key(None if value is _MISSING else value)
+
+        records.sort(key=key, reverse=rule.direction == -1)
+
+
+def select(
+    records: Iterable[dict[str, Any]],
+    *,
+    filters: Sequence[Filter] | None = None,
+    sorting: Sequence[Sort] | None = None,
+    pagination_rules: Sequence[Sequence[Filter]] | None = None,
+    limit: int | None = None,
+    modified_field: str = DEFAULT_MODIFIED_FIELD,
+) -> list[dict[str, Any]]:
+    """Filter, sort, paginate and limit records as :meth:`StorageBase.get_all` specifies."""
+    selected = [r for r in records if _matches_all(r, filters or ())]
+    # Start newest first so that ties of an explicit sorting stay in a stable order.
+    _sort(selected, [Sort(modified_field, -1)])
+    if sorting:
+        _sort(selected, sorting)
+    if pagination_rules:
+        selected = [r for r in selected if any(_matches_all(r, rule) for rule in pagination_rules)]
+    if limit is not None:
+        selected = selected[:limit]
+    return selected
+
+
+class Storage(StorageBase):
+    """Records in dicts, guarded by one re-entrant lock; every dict in or out is a deep copy."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._records: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self._tombstones: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        # Highest timestamp ever given per collection: survives purges, so time never goes back.
+        self._timestamps: dict[tuple[str, str], int] = {}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__module__}.{type(self).__name__}>"
+
+    def initialize_schema(self, *, dry_run: bool = False) -> None:
+        """Nothing to create in memory."""
+
+    def flush(self) -> None:
+        with self._lock:
+            self._records.clear()
+            self._tombstones.clear()
+            self._timestamps.clear()
+
+    def collection_timestamp(self, collection_id: str, parent_id: str) -> int:
+        with self._lock:
+            return self._timestamps.setdefault((collection_id, parent_id), msec_time())
+
+    def _bump(self, key: tuple[str, str], wished: int | None = None) -> int:
+        previous = self._timestamps.get(key)
+        if previous is None:
+            current = msec_time() if wished is None else wished
+        elif wished is not None and wished > previous:
+            current = wished
+        else:
+            current = max(msec_time(), previous + 1)
+        self._timestamps[key] = current
+        return current
+
+    def _check_unicity(
+        self,
+        key: tuple[str, str],
+        object_id: str,
+        record: dict[str, Any],
+        unique_fields: Sequence[str] | None,
+    ) -> None:
+        for field in unique_fields or ():
+            value = record.get(field)
+            if value is None:
+                continue
+            wanted = order_key(value)
+            for other_id, other in self._records.get(key, {}).items():
+                if other_id != object_id and field in other and order_key(other[field]) == wanted:
+                    raise UnicityError(field, copy.deepcopy(other))
+
+    def _store(
+        self, key: tuple[str, str], object_id: str, record: dict[str, Any], modified_field: str
+    ) -> dict[str, Any]:
+        record[modified_field] = self._bump(key)
+        self._tombstones.get(key, {}).pop(object_id, None)
+        self._records.setdefault(key, {})[object_id] = record
+        return copy.deepcopy(record)
+
+    def create(
+        self,
+        collection_id: str,
+        parent_id: str,
+        record: dict[str, Any],
+        *,
+        id_generator: Callable[[], str] | None = None,
+        unique_fields: Sequence[str] | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        auth: Any = None,
+    ) -> dict[str, Any]:
+        key = (collection_id, parent_id)
+        record = copy.deepcopy(record)
+        with self._lock:
+            if record.get(id_field) is None:
+                record[id_field] = (id_generator or _uuid4)()
+            object_id = record[id_field]
+            existing = self._records.get(key, {}).get(object_id)
+            if existing is not None:
+                raise UnicityError(id_field, copy.deepcopy(existing))
+            self._check_unicity(key, object_id, record, unique_fields)
+            return self._store(key, object_id, record, modified_field)
+
+    def get(
+        self,
+        collection_id: str,
+        parent_id: str,
+        object_id: str,
+        *,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        auth: Any = None,
+    ) -> dict[str, Any]:
+        with self._lock:
+            try:
+                return copy.deepcopy(self._records[(collection_id, parent_id)][object_id])
+            except KeyError:
+                raise RecordNotFoundError(object_id) from None
+
+    def update(
+        self,
+        collection_id: str,
+        parent_id: str,
+        object_id: str,
+        record: dict[str, Any],
+        *,
+        unique_fields: Sequence[str] | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        auth: Any = None,
+    ) -> dict[str, Any]:
+        key = (collection_id, parent_id)
+        record = copy.deepcopy(record)
+        record[id_field] = object_id
+        with self._lock:
+            self._check_unicity(key, object_id, record, unique_fields)
+            return self._store(key, object_id, record, modified_field)
+
+    def delete(
+        self,
+        collection_id: str,
+        parent_id: str,
+        object_id: str,
+        *,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        deleted_field: str = DEFAULT_DELETED_FIELD,
+        with_deleted: bool = True,
+        auth: Any = None,
+        last_modified: int | None = None,
+    ) -> dict[str, Any]:
+        key = (collection_id, parent_id)
+        with self._lock:
+            if object_id not in self._records.get(key, {}):
+                raise RecordNotFoundError(object_id)
+            del self._records[key][object_id]
+            tombstone = {
+                id_field: object_id,
+                modified_field: self._bump(key, wished=last_modified),
+                deleted_field: True,
+            }
+            if with_deleted:
+                self._tombstones.setdefault(key, {})[object_id] = tombstone
+            return dict(tombstone)
+
+    def delete_all(
+        self,
+        collection_id: str,
+        parent_id: str,
+        *,
+        filters: Sequence[Filter] | None = None,
+        sorting: Sequence[Sort] | None = None,
+        pagination_rules: Sequence[Sequence[Filter]] | None = None,
+        limit: int | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        deleted_field: str = DEFAULT_DELETED_FIELD,
+        with_deleted: bool = True,
+        auth: Any = None,
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            records = select(
+                self._records.get((collection_id, parent_id), {}).values(),
+                filters=filters,
+                sorting=sorting,
+                pagination_rules=pagination_rules,
+                limit=limit,
+                modified_field=modified_field,
+            )
+            return [
+                self.delete(
+                    collection_id,
+                    parent_id,
+                    record[id_field],
+                    id_field=id_field,
+                    modified_field=modified_field,
+                    deleted_field=deleted_field,
+                    with_deleted=with_deleted,
+                )
+                for record in records
+            ]
+
+    def purge_deleted(
+        self,
+        collection_id: str,
+        parent_id: str,
+        *,
+        before: int | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        auth: Any = None,
+    ) -> int:
+        with self._lock:
+            tombstones = self._tombstones.get((collection_id, parent_id), {})
+            doomed = [
+                object_id
+                for object_id, tombstone in tombstones.items()
+                if before is None or tombstone[modified_field] < before
+            ]
+            for object_id in doomed:
+                del tombstones[object_id]
+            return len(doomed)
+
+    def get_all(
+        self,
+        collection_id: str,
+        parent_id: str,
+        *,
+        filters: Sequence[Filter] | None = None,
+        sorting: Sequence[Sort] | None = None,
+        pagination_rules: Sequence[Sequence[Filter]] | None = None,
+        limit: int | None = None,
+        include_deleted: bool = False,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        deleted_field: str = DEFAULT_DELETED_FIELD,
+        auth: Any = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        key = (collection_id, parent_id)
+        with self._lock:
+            live = list(self._records.get(key, {}).values())
+            count = sum(1 for r in live if _matches_all(r, filters or ()))
+            if include_deleted:
+                live.extend(self._tombstones.get(key, {}).values())
+            records = select(
+                live,
+                filters=filters,
+                sorting=sorting,
+                pagination_rules=pagination_rules,
+                limit=limit,
+                modified_field=modified_field,
+            )
+            return copy.deepcopy(records), count
+
+
+def _uuid4() -> str:
+    return str(uuid.uuid4())
+
+
+def load_from_config(config: Configurator) -> Storage:
+    """Build the backend for ``cliquet.storage_backend = cliquet.storage.memory``; no settings."""
+    return Storage()

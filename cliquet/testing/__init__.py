@@ -1,0 +1,1 @@
+"""Conformance suites and helpers for testing cliquet backends and services."""

@@ -1,0 +1,131 @@
+"""Exception views: whatever goes wrong, the client gets cliquet's JSON error, never HTML.
+
+Cornice's own exception views are turned off (``handle_exceptions = false``) in favour of
+these, and its ``cornicejson`` renderer is replaced so that validation errors of any Cornice
+service, a third party's included, have the same shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cornice.renderer import CorniceRenderer
+from pyramid import httpexceptions
+from pyramid.security import forget
+
+from cliquet.cache import CacheError
+from cliquet.errors import ERRORS, http_error
+from cliquet.permission import PermissionBackendError
+from cliquet.storage import StorageError
+
+__all__ = ["includeme", "ErrorRenderer"]
+
+
+class ErrorRenderer(CorniceRenderer):
+    """Cornice's JSON renderer, rendering ``request.errors`` as a cliquet error."""
+
+    def render_errors(self, request: Any) -> httpexceptions.HTTPException:
+        errors = list(request.errors)
+        status = request.errors.status
+        exc_class = httpexceptions.status_map.get(status, httpexceptions.HTTPBadRequest)
+        errno = ERRORS.INVALID_PARAMETERS
+        if any(e.get("name") is None and "json" in str(e.get("description", "")).lower()
+               for e in errors):
+            errno = ERRORS.BADJSON
+        details = [
+            {
+                "location": e.get("location"),
+                "name": e.get("name"),
+                "description": _text(e.get("description")),
+            }
+            for e in errors
+        ]
+        first = details[0] if details else {}
+        message = first.get("description", "Invalid request")
+        if first.get("name"):
+            message = f"{first['name']} in {first['location']}: {message}"
+        return http_error(exc_class(), errno=errno, message=message, details=details)
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _log_error(request: Any, event: str) -> None:
+    logger = getattr(request.registry, "logger", None)
+    if logger is not None:
+        exc_info = getattr(request, "exc_info", None) or True
+        logger.error(event, path=request.path, method=request.method, exc_info=exc_info)
+
+
+def _notfound(context: Any, request: Any) -> Any:
+    if getattr(context, "cliquet_error", False):
+        return context
+    return http_error(
+        httpexceptions.HTTPNotFound(),
+        errno=ERRORS.MISSING_RESOURCE,
+        message="The resource you are looking for could not be found.",
+    )
+
+
+def _forbidden(context: Any, request: Any) -> Any:
+    if getattr(context, "cliquet_error", False):
+        return context
+    if request.authenticated_userid:
+        return http_error(
+            httpexceptions.HTTPForbidden(),
+            errno=ERRORS.FORBIDDEN,
+            message="This user cannot access this resource.",
+        )
+    response = http_error(
+        httpexceptions.HTTPUnauthorized(),
+        errno=ERRORS.MISSING_AUTH_TOKEN,
+        message="Please authenticate yourself to use this endpoint.",
+    )
+    response.headers.extend(forget(request))
+    if "WWW-Authenticate" not in response.headers:
+        response.headers["WWW-Authenticate"] = 'Basic realm="Realm"'
+    return response
+
+
+_DEFAULT_MESSAGES = {
+    405: "Method not allowed on this endpoint.",
+}
+
+
+def _http_exception(context: httpexceptions.HTTPException, request: Any) -> Any:
+    if getattr(context, "cliquet_error", False) or (context.code or 0) < 400:
+        return context
+    if (context.code or 0) >= 500:
+        _log_error(request, "http.error")
+    message = context.detail or context.explanation or _DEFAULT_MESSAGES.get(context.code)
+    return http_error(context, message=str(message) if message else None)
+
+
+def _backend_error(context: Exception, request: Any) -> Any:
+    _log_error(request, "backend.error")
+    return http_error(
+        httpexceptions.HTTPServiceUnavailable(),
+        errno=ERRORS.BACKEND,
+        message="A backend is unavailable; retry later.",
+    )
+
+
+def _unexpected(context: Exception, request: Any) -> Any:
+    _log_error(request, "unexpected.error")
+    return http_error(
+        httpexceptions.HTTPInternalServerError(),
+        errno=ERRORS.UNDEFINED,
+        message="An unexpected error occurred; it has been logged.",
+    )
+
+
+def includeme(config: Any) -> None:
+    config.add_notfound_view(_notfound)
+    config.add_forbidden_view(_forbidden)
+    config.add_exception_view(_http_exception, context=httpexceptions.HTTPException)
+    for backend_error in (StorageError, CacheError, PermissionBackendError):
+        config.add_exception_view(_backend_error, context=backend_error)
+    config.add_exception_view(_unexpected, context=Exception)

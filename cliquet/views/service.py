@@ -1,0 +1,110 @@
+"""Hello (``/``), ``/__heartbeat__``, ``/__lbheartbeat__`` and ``/__version__``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pyramid.exceptions import ConfigurationError
+from pyramid.httpexceptions import HTTPNotFound
+from pyramid.security import NO_PERMISSION_REQUIRED
+
+from cliquet.errors import ERRORS, http_error
+from cliquet.settings import PUBLIC_SETTINGS
+
+__all__ = ["includeme", "run_heartbeats"]
+
+
+def _hello(request: Any) -> dict[str, Any]:
+    settings = request.registry.settings
+    data: dict[str, Any] = {
+        "project_name": settings["cliquet.project_name"],
+        "project_version": settings["cliquet.project_version"],
+        "http_api_version": settings["cliquet.http_api_version"],
+        "project_docs": settings["cliquet.project_docs"],
+        "url": request.route_url("hello"),
+        "settings": {name.split(".", 1)[1]: settings[name] for name in PUBLIC_SETTINGS},
+        "capabilities": request.registry.api_capabilities,
+    }
+    userid = request.authenticated_userid
+    if userid:
+        data["user"] = {"id": userid}
+    return data
+
+
+def run_heartbeats(request: Any, timeout: float) -> dict[str, bool]:
+    """Run every registered check at once; one that fails, raises or overruns is False.
+
+    The checks run in threads so that a hung backend costs ``timeout`` at most; a check still
+    running when the time is up is left to finish in the background.
+    """
+    checks = request.registry.heartbeats
+    if not checks:
+        return {}
+    executor = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="heartbeat")
+    try:
+        futures = {name: executor.submit(check, request) for name, check in checks.items()}
+        deadline = time.monotonic() + timeout
+        results = {}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+                results[name] = results[name] is True
+            except Exception:
+                results[name] = False
+        return results
+    finally:
+        executor.shutdown(wait=False)
+
+
+def _heartbeat(request: Any) -> dict[str, bool]:
+    timeout = request.registry.settings["cliquet.heartbeat_timeout_seconds"]
+    results = run_heartbeats(request, timeout)
+    if not all(results.values()):
+        request.response.status = 503
+    return results
+
+
+def _lbheartbeat(request: Any) -> dict[str, Any]:
+    return {}
+
+
+def _read_version_file(path: str) -> dict[str, Any] | None:
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            content = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ConfigurationError(
+            f"Invalid value for setting 'cliquet.version_json_path': {path!r} is not readable "
+            f"JSON ({e}); expected a JSON file or no file."
+        ) from None
+    return content
+
+
+def includeme(config: Any) -> None:
+    from cliquet.views import make_service
+
+    version = _read_version_file(config.get_settings()["cliquet.version_json_path"])
+
+    def _version(request: Any) -> Any:
+        if version is None:
+            raise http_error(
+                HTTPNotFound(), errno=ERRORS.MISSING_RESOURCE, message="No version.json file."
+            )
+        return version
+
+    views = [
+        ("hello", "/", _hello, "Welcome"),
+        ("heartbeat", "/__heartbeat__", _heartbeat, "Backends health"),
+        ("lbheartbeat", "/__lbheartbeat__", _lbheartbeat, "Process health"),
+        ("version", "/__version__", _version, "Deployed version"),
+    ]
+    for name, path, view, description in views:
+        service = make_service(config, name, path, description=description)
+        service.add_view("GET", view, permission=NO_PERMISSION_REQUIRED)
+        config.add_cornice_service(service)

@@ -1,0 +1,22 @@
+"""The root ``cliquet`` command group."""
+
+from __future__ import annotations
+
+import click
+
+from cliquet import __version__
+from cliquet_cli.new import new
+
+__all__ = ["cli"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="cliquet", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Create and run cliquet REST microservices.
+
+    Generators live under `cliquet new`; each command has its own --help.
+    """
+
+
+cli.add_command(new)
