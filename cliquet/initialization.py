@@ -190,8 +190,8 @@ def setup_response_headers(config: Any) -> None:
             headers["Backoff"] = str(backoff)
         if response.status_code in (429, 503) and "Retry-After" not in headers:
             headers["Retry-After"] = retry_after
-        if soft_alert and "Alert" not in headers and datetime.date.today() < eos:
-            headers["Alert"] = soft_alert
+        if soft_alert and eos is not None and datetime.date.today() < eos:
+            headers.setdefault("Alert", soft_alert)
         origin = request.headers.get("Origin")
         if origin and (any_origin or origin in allowed):
             headers.setdefault("Access-Control-Allow-Origin", "*" if any_origin else origin)

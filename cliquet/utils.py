@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
-from pyramid.settings import aslist
-
-__all__ = ["msec_time", "json_value", "aslist"]
+__all__ = ["msec_time", "json_value"]
 
 
 def msec_time() -> int:
@@ -16,9 +15,7 @@ def msec_time() -> int:
 
 
 def json_value(value: str) -> Any:
-    """Read a querystring value as JSON where it parses (``1``, ``true``, ``null``), else as text."""
-    import json
-
+    """Read a querystring value as JSON where it parses (``1``, ``true``), else as text."""
     try:
         return json.loads(value)
     except ValueError:

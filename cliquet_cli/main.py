@@ -10,8 +10,10 @@ from cliquet_cli.new import new
 __all__ = ["cli"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="cliquet", message="%(prog)s %(version)s")
+@click.group(name="cliquet", context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "--version", prog_name="cliquet", message="%(prog)s %(version)s"
+)
 def cli() -> None:
     """Create and run cliquet REST microservices.
 

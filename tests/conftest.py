@@ -14,8 +14,14 @@ def seed_packages(monkeypatch):
     monkeypatch.syspath_prepend(SEED_PACKAGES)
     yield SEED_PACKAGES
     for name in list(sys.modules):
-        if name.split(".")[0] in {"cliquet_elasticsearch", "cliquet_riak", "riak",
-                                  "cliquet_fluent", "cliquet_indexing", "myproject"}:
+        if name.split(".")[0] in {
+            "cliquet_elasticsearch",
+            "cliquet_riak",
+            "riak",
+            "cliquet_fluent",
+            "cliquet_indexing",
+            "myproject",
+        }:
             del sys.modules[name]
 
 

@@ -29,8 +29,10 @@ class ErrorRenderer(CorniceRenderer):
         status = request.errors.status
         exc_class = httpexceptions.status_map.get(status, httpexceptions.HTTPBadRequest)
         errno = ERRORS.INVALID_PARAMETERS
-        if any(e.get("name") is None and "json" in str(e.get("description", "")).lower()
-               for e in errors):
+        if any(
+            e.get("name") is None and "json" in str(e.get("description", "")).lower()
+            for e in errors
+        ):
             errno = ERRORS.BADJSON
         details = [
             {
