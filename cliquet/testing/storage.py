@@ -1,0 +1,690 @@
+"""Conformance suite of the storage contract (:class:`cliquet.storage.StorageBase`).
+
+Every storage backend, in-tree or third-party, runs these same tests: they are the contract
+in executable form. Subclass :class:`StorageTest` in a ``Test*`` class and provide a
+``storage`` fixture that yields a ready, empty instance built the way a service builds it::
+
+    import pytest
+    from pyramid.config import Configurator
+
+    from cliquet.testing.storage import StorageTest
+    from cliquet_riak import storage as riak_storage
+
+
+    class TestRiakStorage(StorageTest):
+        @pytest.fixture
+        def storage(self):
+            config = Configurator(settings={"cliquet.storage_url": "riak://localhost"})
+            backend = riak_storage.load_from_config(config)
+            backend.initialize_schema()
+            backend.flush()
+            yield backend
+            backend.flush()
+
+Tests use the collection ``("articles", "alice")`` and a few neighbours to check isolation.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+from typing import Any
+
+import pytest
+
+from cliquet.storage import (
+    COMPARISON,
+    Filter,
+    RecordNotFoundError,
+    Sort,
+    StorageBase,
+    UnicityError,
+)
+
+__all__ = ["StorageTest"]
+
+CID, PID = "articles", "alice"
+
+# One record per JSON type under field "v" (plus one without it), named by "name".
+TYPED_VALUES: dict[str, Any] = {
+    "null": None,
+    "false": False,
+    "true": True,
+    "float": 2.5,
+    "small": 3,
+    "int": 10,
+    "str": "abc",
+    "list": [1, 2],
+    "obj": {"a": 1},
+}
+ALL_NAMES = set(TYPED_VALUES) | {"missing"}
+
+
+class _AnyInt:
+    """Equal to any int (not bool): lets a test compare a whole record with a fresh timestamp."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is int
+
+    def __repr__(self) -> str:
+        return "ANY_INT"
+
+
+ANY_INT: Any = _AnyInt()
+
+
+def _list(storage: StorageBase, **kwargs: Any) -> list[dict[str, Any]]:
+    return storage.get_all(CID, PID, **kwargs)[0]
+
+
+def _ids(records: list[dict[str, Any]]) -> list[str]:
+    return [r["id"] for r in records]
+
+
+def _increasing(values: list[int]) -> bool:
+    return all(a < b for a, b in pairwise(values))
+
+
+def _names(records: list[dict[str, Any]]) -> list[str]:
+    return [r.get("name", "?") for r in records]
+
+
+class StorageTest:
+    """Tests every storage backend must pass; see the module docstring."""
+
+    @pytest.fixture
+    def storage(self) -> StorageBase:
+        raise NotImplementedError(
+            "A StorageTest subclass must define a `storage` fixture yielding a flushed backend."
+        )
+
+    def _create(self, storage: StorageBase, **fields: Any) -> dict[str, Any]:
+        return storage.create(CID, PID, fields)
+
+    def _typed(self, storage: StorageBase) -> None:
+        for name, value in TYPED_VALUES.items():
+            self._create(storage, name=name, v=value)
+        self._create(storage, name="missing")
+
+    def _matching(self, storage: StorageBase, *filters: Filter) -> set[str]:
+        return set(_names(_list(storage, filters=list(filters))))
+
+    # create / get
+
+    def test_create_generates_a_uuid4_id_and_a_timestamp(self, storage: StorageBase) -> None:
+        record = self._create(storage, title="hello")
+        assert uuid.UUID(record["id"]).version == 4
+        assert type(record["last_modified"]) is int
+        assert record["title"] == "hello"
+        assert storage.get(CID, PID, record["id"]) == record
+
+    def test_create_keeps_a_given_id(self, storage: StorageBase) -> None:
+        record = storage.create(CID, PID, {"id": "my-id", "title": "x"})
+        assert record["id"] == "my-id"
+        assert storage.get(CID, PID, "my-id")["title"] == "x"
+
+    def test_create_uses_the_id_generator(self, storage: StorageBase) -> None:
+        record = storage.create(CID, PID, {}, id_generator=lambda: "generated")
+        assert record["id"] == "generated"
+
+    @pytest.mark.parametrize("given", [1, 2**52], ids=["past", "future"])
+    def test_create_ignores_a_given_last_modified(self, storage: StorageBase, given: int) -> None:
+        before = self._create(storage)["last_modified"]
+        record = storage.create(CID, PID, {"last_modified": given})
+        assert before < record["last_modified"] < 2**52
+        assert storage.collection_timestamp(CID, PID) == record["last_modified"]
+
+    def test_create_neither_keeps_nor_changes_the_given_dict(self, storage: StorageBase) -> None:
+        given: dict[str, Any] = {"tags": ["a"], "nested": {"x": 1}}
+        record = storage.create(CID, PID, given)
+        assert given == {"tags": ["a"], "nested": {"x": 1}}
+        given["tags"].append("b")
+        given["nested"]["x"] = 2
+        record["tags"].append("c")
+        stored = storage.get(CID, PID, record["id"])
+        assert stored["tags"] == ["a"] and stored["nested"] == {"x": 1}
+
+    def test_records_read_are_copies(self, storage: StorageBase) -> None:
+        record = self._create(storage, tags=["a"])
+        storage.get(CID, PID, record["id"])["tags"].append("b")
+        _list(storage)[0]["tags"].append("c")
+        assert storage.get(CID, PID, record["id"])["tags"] == ["a"]
+        given: dict[str, Any] = {"tags": ["u"]}
+        storage.update(CID, PID, record["id"], given)["tags"].append("d")
+        given["tags"].append("e")
+        assert storage.get(CID, PID, record["id"])["tags"] == ["u"]
+
+    def test_create_with_an_existing_id_raises_unicity_error(self, storage: StorageBase) -> None:
+        existing = storage.create(CID, PID, {"id": "a", "title": "first"})
+        with pytest.raises(UnicityError) as raised:
+            storage.create(CID, PID, {"id": "a", "title": "second"})
+        assert raised.value.field == "id"
+        assert raised.value.record == existing
+        assert storage.get(CID, PID, "a")["title"] == "first"
+
+    def test_create_with_the_id_of_a_deleted_record_replaces_its_tombstone(
+        self, storage: StorageBase
+    ) -> None:
+        storage.create(CID, PID, {"id": "a"})
+        storage.delete(CID, PID, "a")
+        storage.create(CID, PID, {"id": "a", "title": "again"})
+        records = _list(storage, include_deleted=True)
+        assert [(r["id"], r.get("deleted")) for r in records] == [("a", None)]
+
+    def test_create_with_a_taken_unique_field_raises(self, storage: StorageBase) -> None:
+        existing = self._create(storage, email="a@example.com")
+        with pytest.raises(UnicityError) as raised:
+            storage.create(CID, PID, {"email": "a@example.com"}, unique_fields=["email"])
+        assert raised.value.field == "email"
+        assert raised.value.record == existing
+        assert storage.get_all(CID, PID)[1] == 1
+
+    def test_unique_fields_skip_null_values_tombstones_and_other_collections(
+        self, storage: StorageBase
+    ) -> None:
+        unique: dict[str, Any] = {"unique_fields": ["email"]}
+        storage.create(CID, PID, {"title": "no email"}, **unique)
+        storage.create(CID, PID, {"email": None}, **unique)
+        storage.create(CID, PID, {"email": None}, **unique)
+        gone = storage.create(CID, PID, {"email": "a@example.com"}, **unique)
+        storage.delete(CID, PID, gone["id"])
+        storage.create(CID, PID, {"email": "a@example.com"}, **unique)
+        storage.create(CID, "bob", {"email": "a@example.com"}, **unique)
+        storage.create("comments", PID, {"email": "a@example.com"}, **unique)
+        assert storage.get_all(CID, PID)[1] == 4
+
+    def test_unique_fields_compare_json_values(self, storage: StorageBase) -> None:
+        self._create(storage, rank=1)
+        storage.create(CID, PID, {"rank": True}, unique_fields=["rank"])
+        storage.create(CID, PID, {"rank": "1"}, unique_fields=["rank"])
+        with pytest.raises(UnicityError):
+            storage.create(CID, PID, {"rank": 1.0}, unique_fields=["rank"])
+
+    def test_get_unknown_record_raises_not_found(self, storage: StorageBase) -> None:
+        with pytest.raises(RecordNotFoundError):
+            storage.get(CID, PID, "unknown")
+
+    def test_get_deleted_record_raises_not_found(self, storage: StorageBase) -> None:
+        record = self._create(storage)
+        storage.delete(CID, PID, record["id"])
+        with pytest.raises(RecordNotFoundError):
+            storage.get(CID, PID, record["id"])
+
+    def test_custom_field_names(self, storage: StorageBase) -> None:
+        names: dict[str, Any] = {"id_field": "pk", "modified_field": "ts"}
+        record = storage.create(CID, PID, {"title": "x"}, id_generator=lambda: "k1", **names)
+        assert record["pk"] == "k1" and type(record["ts"]) is int
+        assert storage.get(CID, PID, "k1", **names) == record
+        storage.create(CID, PID, {"pk": "k2"}, **names)
+        assert [r["pk"] for r in _list(storage, **names)] == ["k2", "k1"]
+        tombstone = storage.delete(CID, PID, "k1", deleted_field="gone", **names)
+        assert tombstone == {"pk": "k1", "ts": tombstone["ts"], "gone": True}
+
+    # update
+
+    def test_update_replaces_the_whole_record(self, storage: StorageBase) -> None:
+        record = self._create(storage, title="old", body="text")
+        updated = storage.update(CID, PID, record["id"], {"title": "new"})
+        assert updated == {"id": record["id"], "title": "new", "last_modified": ANY_INT}
+        assert updated["last_modified"] > record["last_modified"]
+        assert storage.get(CID, PID, record["id"]) == updated
+
+    def test_update_creates_a_missing_record(self, storage: StorageBase) -> None:
+        created = storage.update(CID, PID, "new-id", {"title": "x"})
+        assert created["id"] == "new-id"
+        assert storage.get(CID, PID, "new-id") == created
+
+    def test_update_sets_the_id_from_object_id(self, storage: StorageBase) -> None:
+        updated = storage.update(CID, PID, "right", {"id": "wrong", "last_modified": 1})
+        assert updated["id"] == "right" and updated["last_modified"] > 1
+        with pytest.raises(RecordNotFoundError):
+            storage.get(CID, PID, "wrong")
+
+    def test_update_revives_a_deleted_record(self, storage: StorageBase) -> None:
+        record = self._create(storage)
+        storage.delete(CID, PID, record["id"])
+        storage.update(CID, PID, record["id"], {"title": "back"})
+        assert [r.get("deleted") for r in _list(storage, include_deleted=True)] == [None]
+
+    def test_update_with_a_unique_field_taken_by_another_record(
+        self, storage: StorageBase
+    ) -> None:
+        other = self._create(storage, email="taken@example.com")
+        mine = self._create(storage, email="mine@example.com")
+        unique: dict[str, Any] = {"unique_fields": ["email"]}
+        storage.update(CID, PID, mine["id"], {"email": "mine@example.com"}, **unique)
+        with pytest.raises(UnicityError) as raised:
+            storage.update(CID, PID, mine["id"], {"email": "taken@example.com"}, **unique)
+        assert raised.value.field == "email" and raised.value.record == other
+        assert storage.get(CID, PID, mine["id"])["email"] == "mine@example.com"
+
+    # delete
+
+    def test_delete_returns_a_tombstone(self, storage: StorageBase) -> None:
+        record = self._create(storage, title="x")
+        tombstone = storage.delete(CID, PID, record["id"])
+        assert tombstone == {"id": record["id"], "last_modified": ANY_INT, "deleted": True}
+        assert tombstone["last_modified"] > record["last_modified"]
+        assert _list(storage, include_deleted=True) == [tombstone]
+        assert _list(storage) == []
+
+    def test_delete_unknown_or_deleted_record_raises_not_found(self, storage: StorageBase) -> None:
+        with pytest.raises(RecordNotFoundError):
+            storage.delete(CID, PID, "unknown")
+        record = self._create(storage)
+        storage.delete(CID, PID, record["id"])
+        with pytest.raises(RecordNotFoundError):
+            storage.delete(CID, PID, record["id"])
+
+    def test_delete_without_tombstone(self, storage: StorageBase) -> None:
+        record = self._create(storage)
+        tombstone = storage.delete(CID, PID, record["id"], with_deleted=False)
+        assert tombstone["deleted"] is True
+        assert _list(storage, include_deleted=True) == []
+        assert storage.purge_deleted(CID, PID) == 0
+
+    def test_delete_uses_a_wished_newer_timestamp(self, storage: StorageBase) -> None:
+        record = self._create(storage)
+        wished = record["last_modified"] + 100_000
+        tombstone = storage.delete(CID, PID, record["id"], last_modified=wished)
+        assert tombstone["last_modified"] == wished
+        assert storage.collection_timestamp(CID, PID) == wished
+        assert self._create(storage)["last_modified"] > wished
+
+    def test_delete_ignores_a_wished_older_timestamp(self, storage: StorageBase) -> None:
+        first = self._create(storage)
+        second = self._create(storage)
+        tombstone = storage.delete(CID, PID, first["id"], last_modified=first["last_modified"])
+        assert tombstone["last_modified"] > second["last_modified"]
+
+    # timestamps
+
+    def test_timestamps_are_epoch_milliseconds(self, storage: StorageBase) -> None:
+        now = time.time() * 1000
+        assert abs(self._create(storage)["last_modified"] - now) < 60_000
+
+    def test_quick_writes_get_strictly_increasing_timestamps(self, storage: StorageBase) -> None:
+        stamps = [self._create(storage, n=n)["last_modified"] for n in range(200)]
+        assert _increasing(stamps)
+        assert storage.collection_timestamp(CID, PID) == stamps[-1]
+
+    def test_updates_and_deletes_get_strictly_increasing_timestamps(
+        self, storage: StorageBase
+    ) -> None:
+        record = self._create(storage)
+        stamps = [record["last_modified"]]
+        for n in range(20):
+            stamps.append(storage.update(CID, PID, record["id"], {"n": n})["last_modified"])
+        stamps.append(storage.delete(CID, PID, record["id"])["last_modified"])
+        stamps.append(self._create(storage)["last_modified"])
+        assert _increasing(stamps)
+
+    def test_every_record_and_tombstone_has_its_own_timestamp(self, storage: StorageBase) -> None:
+        for n in range(30):
+            self._create(storage, n=n)
+        storage.delete_all(CID, PID, filters=[Filter("n", 10, COMPARISON.LT)])
+        stamps = [r["last_modified"] for r in _list(storage, include_deleted=True)]
+        assert len(stamps) == len(set(stamps)) == 30
+
+    def test_collection_timestamp_of_an_empty_collection_is_stable(
+        self, storage: StorageBase
+    ) -> None:
+        first = storage.collection_timestamp(CID, PID)
+        assert abs(first - time.time() * 1000) < 60_000
+        time.sleep(0.005)
+        assert storage.collection_timestamp(CID, PID) == first
+        assert self._create(storage)["last_modified"] > first
+
+    def test_collection_timestamp_is_the_highest_last_modified(self, storage: StorageBase) -> None:
+        first = self._create(storage)
+        self._create(storage)
+        updated = storage.update(CID, PID, first["id"], {"n": 1})
+        assert storage.collection_timestamp(CID, PID) == updated["last_modified"]
+        tombstone = storage.delete(CID, PID, first["id"])
+        assert storage.collection_timestamp(CID, PID) == tombstone["last_modified"]
+
+    def test_collection_timestamp_never_goes_back(self, storage: StorageBase) -> None:
+        record = self._create(storage)
+        tombstone = storage.delete(CID, PID, record["id"])
+        storage.purge_deleted(CID, PID)
+        assert storage.collection_timestamp(CID, PID) >= tombstone["last_modified"]
+        assert self._create(storage)["last_modified"] > tombstone["last_modified"]
+
+    def test_timestamps_are_per_collection(self, storage: StorageBase) -> None:
+        mine = self._create(storage)["last_modified"]
+        for n in range(10):
+            storage.create(CID, "bob", {"n": n})
+            storage.create("comments", PID, {"n": n})
+        assert storage.collection_timestamp(CID, PID) == mine
+
+    def test_concurrent_creates_get_unique_increasing_timestamps(
+        self, storage: StorageBase
+    ) -> None:
+        barrier = threading.Barrier(8)
+
+        def write(worker: int) -> list[int]:
+            barrier.wait(timeout=30)
+            return [self._create(storage, w=worker, n=n)["last_modified"] for n in range(50)]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(write, range(8)))
+        stamps = [stamp for result in results for stamp in result]
+        assert len(set(stamps)) == 400
+        assert all(_increasing(r) for r in results)
+        assert storage.collection_timestamp(CID, PID) == max(stamps)
+        assert storage.get_all(CID, PID)[1] == 400
+
+    # isolation
+
+    @pytest.mark.parametrize("other", [(CID, "bob"), ("comments", PID)], ids=["parent", "name"])
+    def test_collections_are_isolated(self, storage: StorageBase, other: tuple[str, str]) -> None:
+        storage.create(CID, PID, {"id": "same", "owner": "alice"})
+        storage.create(*other, {"id": "same", "owner": "other"})
+        storage.create(*other, {"id": "only-there"})
+        assert storage.get(CID, PID, "same")["owner"] == "alice"
+        with pytest.raises(RecordNotFoundError):
+            storage.get(CID, PID, "only-there")
+        assert storage.get_all(CID, PID)[1] == 1
+        storage.delete(*other, "only-there")
+        storage.delete_all(CID, PID)
+        assert storage.get(*other, "same")["owner"] == "other"
+        assert storage.purge_deleted(CID, PID) == 1
+        assert len(_list(storage, include_deleted=True)) == 0
+        assert len(storage.get_all(*other, include_deleted=True)[0]) == 2
+
+    # filters
+
+    @pytest.mark.parametrize(
+        "operator, value, expected",
+        [
+            (COMPARISON.EQ, 10, {"int"}),
+            (COMPARISON.EQ, 10.0, {"int"}),
+            (COMPARISON.EQ, True, {"true"}),
+            (COMPARISON.EQ, None, {"null"}),
+            (COMPARISON.EQ, [1, 2], {"list"}),
+            (COMPARISON.EQ, {"a": 1}, {"obj"}),
+            (COMPARISON.NOT, 3, ALL_NAMES - {"small"}),
+            (COMPARISON.LT, 3, {"null", "false", "true", "float"}),
+            (COMPARISON.MAX, 3, {"null", "false", "true", "float", "small"}),
+            (COMPARISON.GT, 3, {"int", "str", "list", "obj"}),
+            (COMPARISON.MIN, 3, {"small", "int", "str", "list", "obj"}),
+            (COMPARISON.GT, "abb", {"str", "list", "obj"}),
+            (COMPARISON.LT, False, {"null"}),
+            (COMPARISON.IN, [3, "abc", 99], {"small", "str"}),
+            (COMPARISON.IN, [1, 0], set()),
+            (COMPARISON.EXCLUDE, [3, "abc"], ALL_NAMES - {"small", "str"}),
+            (COMPARISON.HAS, True, ALL_NAMES - {"null", "missing"}),
+            (COMPARISON.HAS, False, {"null", "missing"}),
+        ],
+    )
+    def test_filter_operators_over_mixed_types(
+        self, storage: StorageBase, operator: COMPARISON, value: Any, expected: set[str]
+    ) -> None:
+        self._typed(storage)
+        assert self._matching(storage, Filter("v", value, operator)) == expected
+
+    @pytest.mark.parametrize(
+        "operator, value",
+        [
+            (COMPARISON.EQ, None),
+            (COMPARISON.LT, 1000),
+            (COMPARISON.GT, None),
+            (COMPARISON.MIN, None),
+            (COMPARISON.MAX, {"z": 1}),
+            (COMPARISON.IN, [None]),
+            (COMPARISON.LIKE, "*"),
+        ],
+    )
+    def test_a_missing_field_never_matches(
+        self, storage: StorageBase, operator: COMPARISON, value: Any
+    ) -> None:
+        self._typed(storage)
+        assert "missing" not in self._matching(storage, Filter("v", value, operator))
+
+    @pytest.mark.parametrize(
+        "pattern, expected",
+        [
+            ("hello", {"Hello World", "hello", "say HELLO there"}),
+            ("*hello*", {"Hello World", "hello", "say HELLO there"}),
+            ("hello*", {"Hello World", "hello"}),
+            ("*world", {"Hello World"}),
+            ("*lo*wor*", {"Hello World"}),
+            ("a.c", {"a.c"}),
+            ("4", set()),
+        ],
+    )
+    def test_like_filter(self, storage: StorageBase, pattern: str, expected: set[str]) -> None:
+        for text in ["Hello World", "hello", "say HELLO there", "a.c", "abc"]:
+            self._create(storage, name=text, v=text)
+        self._create(storage, name="number", v=42)
+        self._create(storage, name="missing")
+        assert self._matching(storage, Filter("v", pattern, COMPARISON.LIKE)) == expected
+
+    def test_filters_are_combined_with_and(self, storage: StorageBase) -> None:
+        for n in range(10):
+            self._create(storage, name=str(n), n=n, even=n % 2 == 0)
+        filters = [Filter("n", 3, COMPARISON.GT), Filter("even", True, COMPARISON.EQ)]
+        assert self._matching(storage, *filters) == {"4", "6", "8"}
+
+    def test_filters_on_id_and_last_modified(self, storage: StorageBase) -> None:
+        records = [self._create(storage, name=str(n)) for n in range(5)]
+        since = Filter("last_modified", records[2]["last_modified"], COMPARISON.GT)
+        assert self._matching(storage, since) == {"3", "4"}
+        by_id = Filter("id", [records[0]["id"], records[4]["id"]], COMPARISON.IN)
+        assert self._matching(storage, by_id) == {"0", "4"}
+
+    def test_filters_on_nested_fields(self, storage: StorageBase) -> None:
+        self._create(storage, name="ann", author={"name": "Ann", "age": 30})
+        self._create(storage, name="bob", author={"name": "Bob"})
+        self._create(storage, name="flat", author="Ann")
+        self._create(storage, name="none")
+        assert self._matching(storage, Filter("author.name", "Ann", COMPARISON.EQ)) == {"ann"}
+        assert self._matching(storage, Filter("author.age", 18, COMPARISON.MIN)) == {"ann"}
+        assert self._matching(storage, Filter("author.age", False, COMPARISON.HAS)) == {
+            "bob",
+            "flat",
+            "none",
+        }
+        assert self._matching(storage, Filter("author.name", "Ann", COMPARISON.NOT)) == {
+            "bob",
+            "flat",
+            "none",
+        }
+
+    # sorting
+
+    def test_default_order_is_newest_first(self, storage: StorageBase) -> None:
+        records = [self._create(storage) for _ in range(5)]
+        storage.update(CID, PID, records[1]["id"], {})
+        expected = [records[i]["id"] for i in (1, 4, 3, 2, 0)]
+        assert _ids(_list(storage)) == expected
+
+    @pytest.mark.parametrize("direction", [1, -1])
+    def test_sort_on_one_field(self, storage: StorageBase, direction: int) -> None:
+        for n in [3, 1, 4, 15, 9, 2, 6]:
+            self._create(storage, name=str(n), n=n)
+        names = _names(_list(storage, sorting=[Sort("n", direction)]))
+        expected = ["1", "2", "3", "4", "6", "9", "15"]
+        assert names == (expected if direction == 1 else expected[::-1])
+
+    def test_sort_on_several_fields(self, storage: StorageBase) -> None:
+        for name, group, rank in [("a", 2, 1), ("b", 1, 1), ("c", 2, 3), ("d", 1, 2)]:
+            self._create(storage, name=name, group=group, rank=rank)
+        sorting = [Sort("group", 1), Sort("rank", -1)]
+        assert _names(_list(storage, sorting=sorting)) == ["d", "b", "c", "a"]
+
+    def test_sort_over_mixed_types_and_missing_fields(self, storage: StorageBase) -> None:
+        self._typed(storage)
+        names = _names(_list(storage, sorting=[Sort("v", 1)]))
+        assert set(names[:2]) == {"null", "missing"}
+        assert names[2:] == ["false", "true", "float", "small", "int", "str", "list", "obj"]
+        descending = _names(_list(storage, sorting=[Sort("v", -1)]))
+        assert descending[:8] == names[2:][::-1]
+        assert set(descending[8:]) == {"null", "missing"}
+
+    def test_sort_on_a_nested_field(self, storage: StorageBase) -> None:
+        for name in ["carol", "alice", "bob"]:
+            self._create(storage, name=name, author={"name": name})
+        assert _names(_list(storage, sorting=[Sort("author.name", 1)])) == [
+            "alice",
+            "bob",
+            "carol",
+        ]
+
+    def test_sort_with_tombstones(self, storage: StorageBase) -> None:
+        records = [self._create(storage, name=str(n)) for n in range(4)]
+        storage.delete(CID, PID, records[1]["id"])
+        listed = _list(storage, include_deleted=True, sorting=[Sort("last_modified", 1)])
+        assert _ids(listed) == _ids([records[0], records[2], records[3], records[1]])
+        assert listed[-1]["deleted"] is True
+
+    # pagination, limit and count
+
+    def test_pagination_rules_are_an_or_of_ands(self, storage: StorageBase) -> None:
+        for n in range(10):
+            self._create(storage, name=str(n), n=n)
+        rules = [
+            [Filter("n", 2, COMPARISON.MIN), Filter("n", 3, COMPARISON.MAX)],
+            [Filter("n", 8, COMPARISON.GT)],
+        ]
+        records, count = storage.get_all(CID, PID, pagination_rules=rules)
+        assert set(_names(records)) == {"2", "3", "9"}
+        assert count == 10
+
+    def test_limit(self, storage: StorageBase) -> None:
+        records = [self._create(storage) for _ in range(5)]
+        listed, count = storage.get_all(CID, PID, limit=2)
+        assert _ids(listed) == [records[4]["id"], records[3]["id"]]
+        assert count == 5
+
+    def test_count_is_live_records_matching_filters(self, storage: StorageBase) -> None:
+        records = [self._create(storage, n=n) for n in range(10)]
+        storage.delete(CID, PID, records[9]["id"])
+        storage.delete(CID, PID, records[0]["id"])
+        listed, count = storage.get_all(
+            CID,
+            PID,
+            filters=[Filter("n", 5, COMPARISON.LT)],
+            pagination_rules=[[Filter("n", 2, COMPARISON.GT)]],
+            limit=1,
+            include_deleted=True,
+        )
+        assert count == 4
+        assert len(listed) == 1
+
+    def test_keyset_pagination_returns_each_record_once(self, storage: StorageBase) -> None:
+        expected = {self._create(storage, group=n % 5)["id"] for n in range(100)}
+        sorting = [Sort("group", 1), Sort("last_modified", -1)]
+        seen: list[str] = []
+        rules = None
+        for _ in range(30):
+            page, count = storage.get_all(
+                CID, PID, sorting=sorting, pagination_rules=rules, limit=7
+            )
+            assert count == 100
+            if not page:
+                break
+            seen.extend(_ids(page))
+            last = page[-1]
+            rules = [
+                [Filter("group", last["group"], COMPARISON.GT)],
+                [
+                    Filter("group", last["group"], COMPARISON.EQ),
+                    Filter("last_modified", last["last_modified"], COMPARISON.LT),
+                ],
+            ]
+        assert len(seen) == 100 and set(seen) == expected
+        assert seen == _ids(_list(storage, sorting=sorting))
+
+    # tombstones
+
+    def test_tombstones_are_listed_only_on_demand(self, storage: StorageBase) -> None:
+        kept = self._create(storage)
+        gone = self._create(storage)
+        tombstone = storage.delete(CID, PID, gone["id"])
+        assert _list(storage) == [kept]
+        assert _list(storage, include_deleted=True) == [tombstone, kept]
+
+    def test_since_filter_lists_changes_and_deletions(self, storage: StorageBase) -> None:
+        old = self._create(storage, name="old")
+        doomed = self._create(storage, name="doomed")
+        since = storage.collection_timestamp(CID, PID)
+        new = self._create(storage, name="new")
+        tombstone = storage.delete(CID, PID, doomed["id"])
+        gt_since = [Filter("last_modified", since, COMPARISON.GT)]
+        records, count = storage.get_all(CID, PID, filters=gt_since, include_deleted=True)
+        assert records == [tombstone, new]
+        assert count == 1
+        before = [Filter("last_modified", new["last_modified"], COMPARISON.LT)]
+        assert _list(storage, filters=before, include_deleted=True) == [old]
+
+    # delete_all
+
+    def test_delete_all_returns_tombstones(self, storage: StorageBase) -> None:
+        ids = {self._create(storage)["id"] for _ in range(3)}
+        tombstones = storage.delete_all(CID, PID)
+        assert {t["id"] for t in tombstones} == ids
+        assert all(set(t) == {"id", "last_modified", "deleted"} for t in tombstones)
+        assert all(t["deleted"] is True for t in tombstones)
+        assert storage.get_all(CID, PID) == ([], 0)
+        assert len(_list(storage, include_deleted=True)) == 3
+
+    def test_delete_all_honours_filters(self, storage: StorageBase) -> None:
+        for n in range(6):
+            self._create(storage, name=str(n), n=n)
+        tombstones = storage.delete_all(CID, PID, filters=[Filter("n", 2, COMPARISON.MAX)])
+        assert len(tombstones) == 3
+        assert set(_names(_list(storage))) == {"3", "4", "5"}
+
+    def test_delete_all_honours_sorting_and_limit(self, storage: StorageBase) -> None:
+        for n in [5, 1, 4, 2, 3]:
+            self._create(storage, name=str(n), n=n)
+        storage.delete_all(CID, PID, sorting=[Sort("n", 1)], limit=2)
+        assert set(_names(_list(storage))) == {"3", "4", "5"}
+
+    def test_delete_all_without_tombstones(self, storage: StorageBase) -> None:
+        self._create(storage)
+        assert len(storage.delete_all(CID, PID, with_deleted=False)) == 1
+        assert _list(storage, include_deleted=True) == []
+
+    def test_delete_all_of_an_empty_collection(self, storage: StorageBase) -> None:
+        assert storage.delete_all(CID, PID) == []
+
+    # purge_deleted
+
+    def test_purge_deleted_removes_tombstones_only(self, storage: StorageBase) -> None:
+        kept = self._create(storage)
+        for _ in range(3):
+            storage.delete(CID, PID, self._create(storage)["id"])
+        assert storage.purge_deleted(CID, PID) == 3
+        assert _list(storage, include_deleted=True) == [kept]
+        assert storage.purge_deleted(CID, PID) == 0
+
+    def test_purge_deleted_before(self, storage: StorageBase) -> None:
+        tombstones = [storage.delete(CID, PID, self._create(storage)["id"]) for _ in range(4)]
+        assert storage.purge_deleted(CID, PID, before=tombstones[2]["last_modified"]) == 2
+        assert _list(storage, include_deleted=True) == tombstones[:1:-1]
+
+    # administration
+
+    def test_heartbeat(self, storage: StorageBase) -> None:
+        assert storage.heartbeat() is True
+
+    def test_initialize_schema_twice(self, storage: StorageBase) -> None:
+        record = self._create(storage)
+        storage.initialize_schema()
+        storage.initialize_schema(dry_run=True)
+        assert storage.get(CID, PID, record["id"]) == record
+
+    def test_flush_removes_everything(self, storage: StorageBase) -> None:
+        record = self._create(storage)
+        storage.create("comments", "bob", {})
+        storage.delete(CID, PID, self._create(storage)["id"])
+        storage.flush()
+        with pytest.raises(RecordNotFoundError):
+            storage.get(CID, PID, record["id"])
+        assert storage.get_all(CID, PID, include_deleted=True) == ([], 0)
+        assert storage.get_all("comments", "bob") == ([], 0)

@@ -1,0 +1,135 @@
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pyramid.config import Configurator
+
+from cliquet.storage import (
+    COMPARISON,
+    Filter,
+    Sort,
+    StorageBase,
+    StorageError,
+    UnicityError,
+    memory,
+)
+from cliquet.testing.storage import StorageTest
+
+
+def _memory_storage() -> memory.Storage:
+    return memory.load_from_config(Configurator(settings={}))
+
+
+class TestMemoryStorage(StorageTest):
+    @pytest.fixture
+    def storage(self) -> Iterator[memory.Storage]:
+        backend = _memory_storage()
+        backend.initialize_schema()
+        backend.flush()
+        yield backend
+        backend.flush()
+
+
+def test_load_from_config_builds_independent_instances() -> None:
+    a, b = _memory_storage(), _memory_storage()
+    assert isinstance(a, StorageBase)
+    a.create("articles", "alice", {"id": "x"})
+    assert b.get_all("articles", "alice") == ([], 0)
+
+
+def test_repr_names_the_backend() -> None:
+    assert repr(_memory_storage()) == "<cliquet.storage.memory.Storage>"
+
+
+def test_timestamps_follow_the_clock_when_it_is_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = _memory_storage()
+    monkeypatch.setattr(memory, "msec_time", lambda: 1_000)
+    assert storage.create("c", "p", {})["last_modified"] == 1_000
+    assert storage.create("c", "p", {})["last_modified"] == 1_001
+    monkeypatch.setattr(memory, "msec_time", lambda: 5_000)
+    assert storage.create("c", "p", {})["last_modified"] == 5_000
+    monkeypatch.setattr(memory, "msec_time", lambda: 10)  # the clock went back
+    assert storage.create("c", "p", {})["last_modified"] == 5_001
+
+
+@pytest.mark.parametrize(
+    "left, right",
+    [(None, False), (False, True), (True, -1), (1, 1.5), (2, "1"), ("b", "c"), ("z", [])],
+)
+def test_order_key_ranks_json_types(left: Any, right: Any) -> None:
+    assert memory.order_key(left) < memory.order_key(right)
+
+
+def test_order_key_compares_containers() -> None:
+    key = memory.order_key
+    assert key([1, 2]) < key([1, 3]) < key([2]) < key({})
+    assert key({"a": 1, "b": 2}) == key({"b": 2, "a": 1})
+    assert key({"a": 1}) < key({"a": 2}) < key({"b": 0})
+
+
+# The contract itself (cliquet/storage/__init__.py).
+
+
+def test_contract_methods_are_abstract_except_heartbeat() -> None:
+    assert StorageBase.__abstractmethods__ == {
+        "initialize_schema",
+        "flush",
+        "collection_timestamp",
+        "create",
+        "get",
+        "update",
+        "delete",
+        "delete_all",
+        "purge_deleted",
+        "get_all",
+    }
+
+
+def test_heartbeat_is_false_when_the_backend_fails() -> None:
+    class Broken(memory.Storage):
+        def get_all(self, *args: Any, **kwargs: Any) -> Any:
+            raise StorageError(original=ConnectionError("refused"))
+
+    assert Broken().heartbeat() is False
+
+
+def test_storage_error_keeps_the_original_exception() -> None:
+    original = ConnectionError("refused")
+    error = StorageError(original=original)
+    assert error.original is original
+    assert str(error) == error.message == "ConnectionError: refused"
+    assert str(StorageError("disk full")) == "disk full"
+
+
+def test_unicity_error_carries_field_and_record() -> None:
+    error = UnicityError("email", {"id": "a", "email": "x"})
+    assert error.field == "email" and error.record == {"id": "a", "email": "x"}
+    assert "email" in str(error)
+
+
+def test_filter_accepts_operator_values_and_has_a_repr() -> None:
+    condition = Filter("age", 18, ">=")  # type: ignore[arg-type]
+    assert condition.operator is COMPARISON.MIN
+    assert repr(condition) == "Filter('age' >= 18)"
+    assert repr(Sort("age", -1)) == "Sort(-age)"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("", 1, COMPARISON.EQ),
+        ("f", 1, "~"),
+        ("f", "a,b", COMPARISON.IN),
+        ("f", "true", COMPARISON.HAS),
+        ("f", 12, COMPARISON.LIKE),
+    ],
+)
+def test_filter_rejects_bad_input(args: tuple[Any, ...]) -> None:
+    with pytest.raises(ValueError):
+        Filter(*args)
+
+
+@pytest.mark.parametrize("args", [("", 1), ("f", 0), ("f", True), ("f", "asc")])
+def test_sort_rejects_bad_input(args: tuple[Any, ...]) -> None:
+    with pytest.raises(ValueError):
+        Sort(*args)
