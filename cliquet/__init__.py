@@ -132,12 +132,14 @@ def _add_version_redirection(config: Any, prefix: str) -> None:
     from pyramid.httpexceptions import HTTPTemporaryRedirect
     from pyramid.security import NO_PERMISSION_REQUIRED
 
+    def with_query(request: Any, location: str) -> str:
+        return f"{location}?{request.query_string}" if request.query_string else location
+
     def redirect(request: Any) -> Any:
         path = request.matchdict["path"]
-        location = f"{request.application_url}/{prefix}/{path}"
-        if request.query_string:
-            location += "?" + request.query_string
-        raise HTTPTemporaryRedirect(location)
+        raise HTTPTemporaryRedirect(
+            with_query(request, f"{request.application_url}/{prefix}/{path}")
+        )
 
     saved, config.route_prefix = config.route_prefix, None
     try:
@@ -148,7 +150,7 @@ def _add_version_redirection(config: Any, prefix: str) -> None:
         # The bare prefix (``/v1``) goes to the hello view (``/v1/``).
         config.add_route("cliquet.redirect_to_hello", f"/{prefix}")
         config.add_view(
-            lambda request: HTTPTemporaryRedirect(request.route_url("hello")),
+            lambda request: HTTPTemporaryRedirect(with_query(request, request.route_url("hello"))),
             route_name="cliquet.redirect_to_hello",
             permission=NO_PERMISSION_REQUIRED,
         )

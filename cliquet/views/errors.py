@@ -29,10 +29,8 @@ class ErrorRenderer(CorniceRenderer):
         status = request.errors.status
         exc_class = httpexceptions.status_map.get(status, httpexceptions.HTTPBadRequest)
         errno = ERRORS.INVALID_PARAMETERS
-        if any(
-            e.get("name") is None and "json" in str(e.get("description", "")).lower()
-            for e in errors
-        ):
+        # Cornice reports an unparsable body with name "" (not None): "Invalid JSON: ...".
+        if any(_is_bad_json(e) for e in errors):
             errno = ERRORS.BADJSON
         details = [
             {
@@ -47,6 +45,11 @@ class ErrorRenderer(CorniceRenderer):
         if first.get("name"):
             message = f"{first['name']} in {first['location']}: {message}"
         return http_error(exc_class(), errno=errno, message=message, details=details)
+
+
+def _is_bad_json(error: Any) -> bool:
+    description = str(error.get("description", ""))
+    return not error.get("name") and description.startswith("Invalid JSON")
 
 
 def _text(value: Any) -> Any:
