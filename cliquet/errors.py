@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from enum import IntEnum
-from typing import Any
+from typing import Any, NoReturn
 
 from pyramid import httpexceptions
 
@@ -162,7 +162,7 @@ def raise_invalid(
     name: str | None = None,
     description: str,
     errno: int = ERRORS.INVALID_PARAMETERS,
-) -> None:
+) -> NoReturn:
     """Raise a 400 that names the faulty part of the request in ``details``.
 
     :raises pyramid.httpexceptions.HTTPBadRequest: always.

@@ -14,7 +14,7 @@ from typing import Any
 
 from pyramid.events import NewRequest
 from pyramid.exceptions import ConfigurationError
-from pyramid.httpexceptions import HTTPGone, HTTPMethodNotAllowed
+from pyramid.httpexceptions import HTTPGone, HTTPMethodNotAllowed, HTTPRequestEntityTooLarge
 
 from cliquet.cache import CacheBase
 from cliquet.errors import ERRORS, http_error
@@ -127,6 +127,13 @@ def setup_authentication(config: Any) -> None:
         ) from None
 
 
+def setup_transactions(config: Any) -> None:
+    """One unit of work per request, and the resource events that go with it."""
+    from pyramid.tweens import EXCVIEW
+
+    config.add_tween("cliquet.events.transaction_tween_factory", under=EXCVIEW)
+
+
 def setup_request_checks(config: Any) -> None:
     """Refuse requests the service must not serve: after end of service, writes when read-only."""
     settings = config.get_settings()
@@ -137,11 +144,16 @@ def setup_request_checks(config: Any) -> None:
     eos_message = settings["cliquet.eos_message"] or "The service has reached its end of life."
     eos_url = settings["cliquet.eos_url"] or None
 
-    if not eos and not readonly:
-        return
+    max_body = settings["cliquet.max_request_body_bytes"]
 
     def check_request(event: NewRequest) -> None:
         request = event.request
+        if (request.content_length or 0) > max_body:
+            raise http_error(
+                HTTPRequestEntityTooLarge(),
+                errno=ERRORS.REQUEST_TOO_LARGE,
+                message=f"The body is over {max_body} bytes.",
+            )
         if eos is not None and datetime.date.today() >= eos:
             error = http_error(
                 HTTPGone(), errno=ERRORS.SERVICE_DEPRECATED, message=eos_message, info=eos_url

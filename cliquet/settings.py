@@ -41,6 +41,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "cliquet.initialization.setup_cache",
         "cliquet.initialization.setup_permission",
         "cliquet.initialization.setup_authentication",
+        "cliquet.initialization.setup_transactions",
     ],
     "cliquet.includes": [],
     "cliquet.storage_backend": "cliquet.storage.memory",
@@ -53,6 +54,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "cliquet.permission_url": "",
     "cliquet.paginate_by": None,
     "cliquet.batch_max_requests": 25,
+    "cliquet.max_request_body_bytes": 1048576,
     "cliquet.backoff": None,
     "cliquet.retry_after_seconds": 30,
     "cliquet.heartbeat_timeout_seconds": 10,
@@ -67,6 +69,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "cliquet.userid_hmac_secret": "",
     "multiauth.policies": "basicauth",
     "multiauth.policy.basicauth.use": "cliquet.authentication.BasicAuthAuthenticationPolicy",
+    "multiauth.authorization_policy": "cliquet.authorization.AuthorizationPolicy",
 }
 
 # What each default means, for the README's settings table (kept in step by a test).
@@ -87,6 +90,7 @@ SETTING_DOCS: dict[str, str] = {
     "cliquet.permission_url": "Permission backend URL.",
     "cliquet.paginate_by": "Default and largest page size (none: `storage_max_fetch_size`).",
     "cliquet.batch_max_requests": "Most subrequests in one `POST /batch`.",
+    "cliquet.max_request_body_bytes": "Largest request body accepted (413 errno 113 above).",
     "cliquet.backoff": "Seconds sent in a `Backoff` header on every response (none: no header).",
     "cliquet.retry_after_seconds": "Seconds sent in `Retry-After` on 503 and 429 responses.",
     "cliquet.heartbeat_timeout_seconds": "Time bound of each `__heartbeat__` check.",
@@ -101,6 +105,7 @@ SETTING_DOCS: dict[str, str] = {
     "cliquet.userid_hmac_secret": "Secret keying the basic-auth user ids. Set it!",
     "multiauth.policies": "Authentication policies, by name, tried in order.",
     "multiauth.policy.basicauth.use": "Class of the `basicauth` policy.",
+    "multiauth.authorization_policy": "Class deciding permissions (resources' rules, else ACLs).",
 }
 
 # The settings the hello view shows to anyone.

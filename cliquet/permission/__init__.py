@@ -208,6 +208,19 @@ class PermissionBase(abc.ABC):
         """
         return not self.get_authorized_principals(object_id, permission).isdisjoint(principals)
 
+    def begin(self) -> None:
+        """Start a unit of work for the calling thread (one per request or batch).
+
+        Backends with transactions group the calling thread's writes until :meth:`commit`
+        or :meth:`rollback`; the default does nothing (each write stands alone).
+        """
+
+    def commit(self) -> None:
+        """Make the writes of the calling thread's unit of work permanent."""
+
+    def rollback(self) -> None:
+        """Undo the writes of the calling thread's unit of work, as far as the backend can."""
+
     def heartbeat(self) -> bool:
         """Whether the backend works, for the ``__heartbeat__`` view.
 

@@ -6,8 +6,10 @@ workers.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from pyramid.config import Configurator
 
@@ -28,6 +30,29 @@ class Permission(PermissionBase):
         self._user_principals: dict[str, set[str]] = {}
         # object id -> permission -> principals
         self._aces: dict[str, dict[str, set[str]]] = {}
+        # Per-thread undo log of the open unit of work: (table, key, copy of the old entry).
+        self._local = threading.local()
+
+    def begin(self) -> None:
+        self._local.journal = []
+
+    def commit(self) -> None:
+        self._local.journal = None
+
+    def rollback(self) -> None:
+        journal = getattr(self._local, "journal", None) or []
+        self._local.journal = None
+        with self._lock:
+            for table, key, previous in reversed(journal):
+                if previous is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = previous
+
+    def _remember(self, table: dict[str, Any], key: str) -> None:
+        journal = getattr(self._local, "journal", None)
+        if journal is not None:
+            journal.append((table, key, copy.deepcopy(table.get(key))))
 
     def __repr__(self) -> str:
         return f"<cliquet.permission.memory.Permission objects={len(self._aces)}>"
@@ -42,6 +67,7 @@ class Permission(PermissionBase):
 
     def add_user_principal(self, user_id: str, principal: str) -> None:
         with self._lock:
+            self._remember(self._user_principals, user_id)
             self._user_principals.setdefault(user_id, set()).add(principal)
 
     def remove_user_principal(self, user_id: str, principal: str) -> None:
@@ -49,6 +75,7 @@ class Permission(PermissionBase):
             principals = self._user_principals.get(user_id)
             if principals is None:
                 return
+            self._remember(self._user_principals, user_id)
             principals.discard(principal)
             if not principals:
                 del self._user_principals[user_id]
@@ -59,10 +86,12 @@ class Permission(PermissionBase):
 
     def add_principal_to_ace(self, object_id: str, permission: str, principal: str) -> None:
         with self._lock:
+            self._remember(self._aces, object_id)
             self._aces.setdefault(object_id, {}).setdefault(permission, set()).add(principal)
 
     def remove_principal_from_ace(self, object_id: str, permission: str, principal: str) -> None:
         with self._lock:
+            self._remember(self._aces, object_id)
             self._set_principals(
                 object_id, permission, self._principals(object_id, permission) - {principal}
             )
@@ -90,6 +119,7 @@ class Permission(PermissionBase):
             permission: set(principals) for permission, principals in permissions.items()
         }
         with self._lock:
+            self._remember(self._aces, object_id)
             for permission, principals in replacements.items():
                 self._set_principals(object_id, permission, principals)
             return self.get_object_permissions(object_id)
@@ -97,6 +127,7 @@ class Permission(PermissionBase):
     def delete_object_permissions(self, *object_ids: str) -> None:
         with self._lock:
             for object_id in object_ids:
+                self._remember(self._aces, object_id)
                 self._aces.pop(object_id, None)
 
     def get_accessible_objects(

@@ -355,6 +355,19 @@ class StorageBase(abc.ABC):
         :raises StorageError:
         """
 
+    def begin(self) -> None:
+        """Start a unit of work for the calling thread (one per request or batch).
+
+        Backends with transactions group the calling thread's writes until :meth:`commit`
+        or :meth:`rollback`; the default does nothing (each write stands alone).
+        """
+
+    def commit(self) -> None:
+        """Make the writes of the calling thread's unit of work permanent."""
+
+    def rollback(self) -> None:
+        """Undo the writes of the calling thread's unit of work, as far as the backend can."""
+
     def heartbeat(self) -> bool:
         """Tell whether the backend answers, for ``/__heartbeat__``; never raises.
 

@@ -154,6 +154,30 @@ class Storage(StorageBase):
         self._tombstones: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         # Highest timestamp ever given per collection: survives purges, so time never goes back.
         self._timestamps: dict[tuple[str, str], int] = {}
+        # Per-thread undo log of the open unit of work (see begin/rollback).
+        self._local = threading.local()
+
+    def begin(self) -> None:
+        self._local.journal = []
+
+    def commit(self) -> None:
+        self._local.journal = None
+
+    def rollback(self) -> None:
+        """Put back what the thread's unit of work changed (timestamps stay, never going back)."""
+        journal = getattr(self._local, "journal", None) or []
+        self._local.journal = None
+        with self._lock:
+            for container, object_id, previous in reversed(journal):
+                if previous is _MISSING:
+                    container.pop(object_id, None)
+                else:
+                    container[object_id] = previous
+
+    def _remember(self, container: dict[str, Any], object_id: str) -> None:
+        journal = getattr(self._local, "journal", None)
+        if journal is not None:
+            journal.append((container, object_id, container.get(object_id, _MISSING)))
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__name__}>"
@@ -202,8 +226,12 @@ class Storage(StorageBase):
         self, key: tuple[str, str], object_id: str, record: dict[str, Any], modified_field: str
     ) -> dict[str, Any]:
         record[modified_field] = self._bump(key)
-        self._tombstones.get(key, {}).pop(object_id, None)
-        self._records.setdefault(key, {})[object_id] = record
+        tombstones = self._tombstones.setdefault(key, {})
+        records = self._records.setdefault(key, {})
+        self._remember(tombstones, object_id)
+        tombstones.pop(object_id, None)
+        self._remember(records, object_id)
+        records[object_id] = record
         return copy.deepcopy(record)
 
     def create(
@@ -282,6 +310,7 @@ class Storage(StorageBase):
         with self._lock:
             if object_id not in self._records.get(key, {}):
                 raise RecordNotFoundError(object_id)
+            self._remember(self._records[key], object_id)
             del self._records[key][object_id]
             tombstone = {
                 id_field: object_id,
@@ -289,7 +318,9 @@ class Storage(StorageBase):
                 deleted_field: True,
             }
             if with_deleted:
-                self._tombstones.setdefault(key, {})[object_id] = tombstone
+                tombstones = self._tombstones.setdefault(key, {})
+                self._remember(tombstones, object_id)
+                tombstones[object_id] = tombstone
             return dict(tombstone)
 
     def delete_all(
@@ -347,6 +378,7 @@ class Storage(StorageBase):
                 if before is None or tombstone[modified_field] < before
             ]
             for object_id in doomed:
+                self._remember(tombstones, object_id)
                 del tombstones[object_id]
             return len(doomed)
 

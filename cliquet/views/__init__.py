@@ -21,7 +21,8 @@ def make_service(config: Any, name: str, path: str, **kwargs: Any) -> Service:
 
 
 def includeme(config: Any) -> None:
-    from cliquet.views import errors, service
+    from cliquet.views import batch, errors, service
 
     service.includeme(config)
+    batch.includeme(config)
     errors.includeme(config)

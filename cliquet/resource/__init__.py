@@ -1,0 +1,579 @@
+"""REST resources: a class declares records, cliquet speaks the whole protocol for them.
+
+::
+
+    from cliquet import resource
+
+    class ArticleSchema(resource.ResourceSchema):
+        title = colander.SchemaNode(colander.String())
+
+    @resource.register()
+    class Article(resource.UserResource):
+        schema = ArticleSchema
+
+serves ``/articles`` (GET, POST, DELETE) and ``/articles/{id}`` (GET, PUT, PATCH, DELETE)
+under the version prefix, once the module is ``config.scan()``ed.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.utils
+import json
+from typing import Any
+
+from pyramid import httpexceptions
+
+from cliquet.authorization import Authenticated, get_principals
+from cliquet.errors import ERRORS, http_error, raise_invalid
+from cliquet.events import ACTIONS, notify_resource_event
+from cliquet.resource import querystring
+from cliquet.resource.ids import UUID4, IdGenerator
+from cliquet.resource.model import Model
+from cliquet.resource.schema import PermissionsSchema, ResourceSchema
+from cliquet.resource.viewset import ResourceInfo, register, register_resource
+from cliquet.storage import COMPARISON, Filter, RecordNotFoundError, UnicityError
+
+__all__ = [
+    "register",
+    "register_resource",
+    "UserResource",
+    "ShareableResource",
+    "Model",
+    "ResourceSchema",
+    "IdGenerator",
+    "UUID4",
+]
+
+_MERGE_PATCH = "application/merge-patch+json"
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: objects merge recursively, ``null`` removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge_patch(result.get(key), value)
+    return result
+
+
+def _http_date(timestamp_ms: int) -> str:
+    return email.utils.formatdate(timestamp_ms / 1000.0, usegmt=True)
+
+
+class UserResource:
+    """Records private to the user who wrote them (``parent_id`` is the user id).
+
+    Subclasses set ``schema`` (a :class:`ResourceSchema` subclass), and may set
+    ``default_model``, ``id_generator`` (an :class:`IdGenerator` class), ``unique_fields`` and
+    ``default_principals`` (``{"read"|"write"|"create": [principals]}``).
+    """
+
+    default_model: type[Model] = Model
+    schema: type[ResourceSchema] = ResourceSchema
+    id_generator: type[IdGenerator] = UUID4
+    unique_fields: tuple[str, ...] = ()
+    default_principals: dict[str, list[str]] = {
+        "read": [Authenticated],
+        "write": [Authenticated],
+        "create": [Authenticated],
+    }
+
+    def __init__(self, request: Any, context: Any = None) -> None:
+        self.request = request
+        self.context = context
+        self.info: ResourceInfo = context.info
+        self.resource_name = self.info.name
+        self._schema = self.schema()
+        self._ids = self.id_generator()
+        self.model = self.default_model(
+            request.registry.storage,
+            id_generator=self._ids,
+            collection_id=self.resource_name,
+            parent_id=self.get_parent_id(request),
+            auth=request.headers.get("Authorization"),
+        )
+
+    def get_parent_id(self, request: Any) -> str:
+        """Whose records these are: the user's (anonymous ones share ``system.Everyone``)."""
+        return request.authenticated_userid or "system.Everyone"
+
+    # Hooks -------------------------------------------------------------------------------
+
+    def process_record(self, new: dict[str, Any], old: dict[str, Any] | None = None) -> Any:
+        """Last chance to change a record before it is stored (override it)."""
+        return new
+
+    # Collection --------------------------------------------------------------------------
+
+    def collection_get(self) -> dict[str, Any]:
+        timestamp = self.model.timestamp()
+        self._raise_304_if_not_modified(timestamp)
+        self._raise_412_if_modified(None, collection_timestamp=timestamp)
+        query = self._query()
+        filters = query.filters + self._visibility_filters()
+        pagination_rules = []
+        if query.token:
+            last = querystring.decode_token(self._secret(), self._scope(), query.token)
+            pagination_rules = querystring.build_pagination_rules(query.sorting, last)
+        limit = query.limit
+        records, total = self.model.get_records(
+            filters=filters,
+            sorting=query.sorting,
+            pagination_rules=pagination_rules,
+            limit=None if limit is None else limit + 1,
+            include_deleted=query.include_deleted,
+        )
+        headers = self.request.response.headers
+        if limit is not None and len(records) > limit:
+            records = records[:limit]
+            headers["Next-Page"] = self._next_page(query, records[-1])
+        headers["Total-Records"] = str(total)
+        self._add_timestamp_headers(timestamp)
+        return {"data": [self._shape(r, query.fields) for r in records]}
+
+    def collection_post(self) -> dict[str, Any]:
+        self._raise_412_if_modified(None, collection_timestamp=self.model.timestamp())
+        body = self._body()
+        new = body["data"]
+        record_id = new.get("id")
+        if record_id is not None:
+            self._check_id(record_id, location="body")
+            existing = self._fetch(record_id)
+            if existing is not None:
+                if self.request.headers.get("If-None-Match") == "*":
+                    self._raise_412(existing)
+                self._add_timestamp_headers(existing["last_modified"])
+                return self._record_body(existing)
+        record = self._validate(new, old=None)
+        if record_id is not None:
+            record["id"] = record_id
+        record = self.process_record(record)
+        created = self._store(lambda: self.model.create_record(record, unique_fields=self._unique))
+        self._set_permissions(created["id"], body.get("permissions"), create=True)
+        self.request.response.status_code = 201
+        self._notify(ACTIONS.CREATE, [{"new": created}], created["last_modified"])
+        self._add_timestamp_headers(created["last_modified"])
+        return self._record_body(created)
+
+    def collection_delete(self) -> dict[str, Any]:
+        self._raise_412_if_modified(None, collection_timestamp=self.model.timestamp())
+        query = self._query()
+        filters = [f for f in query.filters if f.field != "last_modified" or f.value is not None]
+        filters += self._visibility_filters(action="write")
+        tombstones = self.model.delete_records(filters=filters)
+        timestamp = self.model.timestamp()
+        if tombstones:
+            self._delete_permissions([t["id"] for t in tombstones])
+            self._notify(ACTIONS.DELETE, [{"new": t} for t in tombstones], timestamp)
+        self._add_timestamp_headers(timestamp)
+        return {"data": tombstones}
+
+    # Record ------------------------------------------------------------------------------
+
+    def get(self) -> dict[str, Any]:
+        record = self._get_or_404()
+        self._raise_304_if_not_modified(record["last_modified"])
+        self._raise_412_if_modified(record)
+        self._add_timestamp_headers(record["last_modified"])
+        fields = self._query_fields()
+        body = self._record_body(record)
+        body["data"] = self._shape(record, fields)
+        return body
+
+    def put(self) -> dict[str, Any]:
+        record_id = self._record_id()
+        existing = self._fetch(record_id)
+        self._raise_412_if_modified(existing)
+        body = self._body()
+        new = body["data"]
+        if new.get("id", record_id) != record_id:
+            raise_invalid(location="body", name="data.id", description="Does not match the URL.")
+        record = self._validate(new, old=existing)
+        record["id"] = record_id
+        record = self.process_record(record, existing)
+        stored = self._store(lambda: self.model.update_record(record, unique_fields=self._unique))
+        self._set_permissions(record_id, body.get("permissions"), create=existing is None)
+        if existing is None:
+            self.request.response.status_code = 201
+            self._notify(ACTIONS.CREATE, [{"new": stored}], stored["last_modified"])
+        else:
+            self._notify(
+                ACTIONS.UPDATE, [{"old": existing, "new": stored}], stored["last_modified"]
+            )
+        self._add_timestamp_headers(stored["last_modified"])
+        return self._record_body(stored)
+
+    def patch(self) -> dict[str, Any]:
+        existing = self._get_or_404()
+        self._raise_412_if_modified(existing)
+        body = self._body(data_required=False)
+        changes = body.get("data") or {}
+        changes.pop("id", None)
+        changes.pop("last_modified", None)
+        content_type = self.request.content_type or ""
+        if content_type == _MERGE_PATCH:
+            merged = _merge_patch(existing, changes)
+        else:
+            merged = {**existing, **changes}
+        record = self._validate(merged, old=existing)
+        record["id"] = existing["id"]
+        record = self.process_record(record, existing)
+        if record == {k: v for k, v in existing.items() if k != "last_modified"} and not body.get(
+            "permissions"
+        ):
+            stored = existing
+        else:
+            stored = self._store(
+                lambda: self.model.update_record(record, unique_fields=self._unique)
+            )
+            self._notify(
+                ACTIONS.UPDATE, [{"old": existing, "new": stored}], stored["last_modified"]
+            )
+        self._set_permissions(existing["id"], body.get("permissions"), create=False, merge=True)
+        self._add_timestamp_headers(stored["last_modified"])
+        return self._record_body(stored)
+
+    def delete(self) -> dict[str, Any]:
+        existing = self._get_or_404()
+        self._raise_412_if_modified(existing)
+        tombstone = self.model.delete_record(existing)
+        self._delete_permissions([existing["id"]])
+        self._notify(
+            ACTIONS.DELETE, [{"old": existing, "new": tombstone}], tombstone["last_modified"]
+        )
+        self._add_timestamp_headers(tombstone["last_modified"])
+        return {"data": tombstone}
+
+    # Shared machinery --------------------------------------------------------------------
+
+    @property
+    def _unique(self) -> list[str]:
+        return list(self.unique_fields)
+
+    def _secret(self) -> str:
+        return self.request.registry.settings.get("cliquet.userid_hmac_secret", "")
+
+    def _scope(self) -> str:
+        return querystring.query_scope(
+            self.request.GET, self.request.authenticated_userid, self.info.name
+        )
+
+    def _query(self) -> querystring.Query:
+        settings = self.request.registry.settings
+        max_fetch = settings["cliquet.storage_max_fetch_size"]
+        paginate_by = settings["cliquet.paginate_by"]
+        try:
+            return querystring.parse_query(
+                self.request.GET,
+                known_field=self._schema.known_field,
+                max_limit=min(paginate_by or max_fetch, max_fetch),
+            )
+        except ValueError as e:  # a Filter the storage layer refuses
+            raise_invalid(location="querystring", description=str(e))
+            raise
+
+    def _query_fields(self) -> list[str] | None:
+        raw = self.request.GET.get("_fields")
+        if raw is None:
+            return None
+        return self._query().fields
+
+    def _next_page(self, query: querystring.Query, last: dict[str, Any]) -> str:
+        values = {s.field: querystring.extract_field(last, s.field) for s in query.sorting}
+        token = querystring.encode_token(self._secret(), self._scope(), values)
+        params = [(k, v) for k, v in self.request.GET.items() if k != "_token"]
+        params.append(("_token", token))
+        from urllib.parse import urlencode
+
+        return f"{self.request.application_url}{self.request.path}?{urlencode(params)}"
+
+    def _shape(self, record: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
+        if not fields or record.get("deleted"):
+            return record
+        kept = {"id", "last_modified", *fields}
+        shaped: dict[str, Any] = {}
+        for name in kept:
+            head = name.split(".", 1)[0]
+            if head in record:
+                shaped[head] = record[head]
+        return shaped
+
+    def _record_id(self) -> str:
+        record_id = self.request.matchdict["id"]
+        self._check_id(record_id, location="path")
+        return record_id
+
+    def _check_id(self, record_id: Any, *, location: str) -> None:
+        if not isinstance(record_id, str) or not self._ids.match(record_id):
+            name = "id" if location == "path" else "data.id"
+            raise_invalid(location=location, name=name, description="Invalid record id.")
+
+    def _fetch(self, record_id: str) -> dict[str, Any] | None:
+        try:
+            return self.model.get_record(record_id)
+        except RecordNotFoundError:
+            return None
+
+    def _get_or_404(self) -> dict[str, Any]:
+        record = self._fetch(self._record_id())
+        if record is None:
+            raise http_error(
+                httpexceptions.HTTPNotFound(),
+                errno=ERRORS.INVALID_RESOURCE_ID,
+                message="The record does not exist.",
+                details={"id": self.request.matchdict["id"], "resource_name": self.info.name},
+            )
+        return record
+
+    def _body(self, *, data_required: bool = True) -> dict[str, Any]:
+        request = self.request
+        limit = request.registry.settings["cliquet.max_request_body_bytes"]
+        if len(request.body) > limit:
+            raise http_error(
+                httpexceptions.HTTPRequestEntityTooLarge(),
+                errno=ERRORS.REQUEST_TOO_LARGE,
+                message=f"The body is over {limit} bytes.",
+            )
+        if not request.body:
+            body: Any = {}
+        else:
+            try:
+                body = json.loads(request.body)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise http_error(
+                    httpexceptions.HTTPBadRequest(),
+                    errno=ERRORS.BADJSON,
+                    message=f"Invalid JSON: {e}",
+                    details=[{"location": "body", "name": None, "description": "Invalid JSON"}],
+                ) from None
+        if not isinstance(body, dict):
+            raise_invalid(
+                location="body",
+                description="The body must be a JSON object.",
+                errno=ERRORS.INVALID_POSTED_DATA,
+            )
+        data = body.get("data")
+        if data is None and data_required:
+            raise_invalid(
+                location="body",
+                name="data",
+                description='Required: the record, as {"data": {...}}.',
+                errno=ERRORS.INVALID_POSTED_DATA,
+            )
+        if data is not None and not isinstance(data, dict):
+            raise_invalid(
+                location="body",
+                name="data",
+                description="Must be a JSON object.",
+                errno=ERRORS.INVALID_POSTED_DATA,
+            )
+        permissions = body.get("permissions")
+        if permissions is not None:
+            if not self.info.shareable:
+                raise_invalid(
+                    location="body", name="permissions", description="Not a shareable resource."
+                )
+            body["permissions"] = self._validate_permissions(permissions)
+        return body
+
+    def _validate_permissions(self, permissions: Any) -> dict[str, list[str]]:
+        import colander
+
+        try:
+            validated = PermissionsSchema().deserialize(permissions)
+        except colander.Invalid as e:
+            raise_invalid(location="body", name="permissions", description=str(e.asdict()))
+            raise
+        unknown = set(permissions) - {"read", "write"} if isinstance(permissions, dict) else set()
+        if unknown:
+            raise_invalid(
+                location="body",
+                name="permissions",
+                description=f"Unknown permissions {sorted(unknown)}.",
+            )
+        return validated
+
+    def _validate(self, new: dict[str, Any], *, old: dict[str, Any] | None) -> dict[str, Any]:
+        import colander
+
+        data = {k: v for k, v in new.items() if k not in ("id", "last_modified")}
+        for name in self._schema.get_option("readonly_fields"):
+            if name in data and (old is None or old.get(name) != data[name]):
+                raise_invalid(location="body", name=f"data.{name}", description="Read-only.")
+        try:
+            return dict(self._schema.deserialize(data))
+        except colander.Invalid as e:
+            details = [
+                {"location": "body", "name": name or "data", "description": message}
+                for name, message in e.asdict().items()
+            ]
+            first = details[0]
+            raise http_error(
+                httpexceptions.HTTPBadRequest(),
+                errno=ERRORS.INVALID_PARAMETERS,
+                message=f"{first['name']} in body: {first['description']}",
+                details=details,
+            ) from None
+
+    def _store(self, write: Any) -> dict[str, Any]:
+        try:
+            return write()
+        except UnicityError as e:
+            raise http_error(
+                httpexceptions.HTTPConflict(),
+                errno=ERRORS.CONSTRAINT_VIOLATED,
+                message=f"Conflict of field {e.field} on record {e.record.get('id')}.",
+                details={"field": e.field, "existing": e.record},
+            ) from None
+
+    def _add_timestamp_headers(self, timestamp: int) -> None:
+        headers = self.request.response.headers
+        headers["ETag"] = f'"{timestamp}"'
+        headers["Last-Modified"] = _http_date(timestamp)
+
+    def _parse_etag(self, header: str) -> int:
+        value = self.request.headers[header].strip()
+        if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
+            value = value[1:-1]
+        try:
+            return int(value)
+        except ValueError:
+            raise_invalid(
+                location="header", name=header, description='Must be "<timestamp>" or *.'
+            )
+            raise
+
+    def _raise_304_if_not_modified(self, timestamp: int) -> None:
+        value = self.request.headers.get("If-None-Match")
+        if value and value != "*" and self._parse_etag("If-None-Match") == timestamp:
+            response = httpexceptions.HTTPNotModified()
+            response.headers["ETag"] = f'"{timestamp}"'
+            raise response
+
+    def _raise_412(self, existing: dict[str, Any] | None) -> None:
+        raise http_error(
+            httpexceptions.HTTPPreconditionFailed(),
+            errno=ERRORS.MODIFIED_MEANWHILE,
+            message="Resource was modified meanwhile",
+            details={"existing": existing} if existing else None,
+        )
+
+    def _raise_412_if_modified(
+        self, record: dict[str, Any] | None, *, collection_timestamp: int | None = None
+    ) -> None:
+        """Check ``If-Match`` / ``If-None-Match`` against the record (or the collection)."""
+        headers = self.request.headers
+        is_collection = collection_timestamp is not None
+        current = collection_timestamp if is_collection else (record or {}).get("last_modified")
+        if "If-Match" in headers:
+            if headers["If-Match"].strip() == "*":
+                if not is_collection and record is None:
+                    self._raise_412(None)
+            elif current is None or self._parse_etag("If-Match") != current:
+                self._raise_412(record)
+        if "If-None-Match" in headers and self.request.method != "GET":
+            if headers["If-None-Match"].strip() == "*":
+                if record is not None:
+                    self._raise_412(record)
+            elif current is not None and self._parse_etag("If-None-Match") == current:
+                self._raise_412(record)
+
+    def _notify(self, action: ACTIONS, impacted: list[dict[str, Any]], timestamp: int) -> None:
+        matchdict = dict(self.request.matchdict or {})
+        notify_resource_event(
+            self.request,
+            resource_name=self.info.name,
+            uri=self.info.collection_uri(matchdict),
+            timestamp=timestamp,
+            action=action,
+            impacted=impacted,
+            extra=matchdict,
+        )
+
+    # Permissions (shareable resources only) ----------------------------------------------
+
+    def _visibility_filters(self, action: str = "read") -> list[Filter]:
+        return []
+
+    def _record_body(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"data": record}
+
+    def _set_permissions(
+        self, record_id: str, permissions: Any, *, create: bool, merge: bool = False
+    ) -> None:
+        """Private records have no permissions."""
+
+    def _delete_permissions(self, record_ids: list[str]) -> None:
+        """Private records have no permissions."""
+
+
+class ShareableResource(UserResource):
+    """Records of one shared collection, each with ``read`` and ``write`` principals.
+
+    The creator of a record gets ``write`` on it. Collection-wide rights come from the
+    settings ``cliquet.<resource>_<action>_principals`` (by default any authenticated user
+    may create, and nobody reads or writes what was not shared with them).
+    """
+
+    default_principals: dict[str, list[str]] = {
+        "read": [],
+        "write": [],
+        "create": [Authenticated],
+    }
+
+    def get_parent_id(self, request: Any) -> str:
+        return ""
+
+    def _object_uri(self, record_id: str) -> str:
+        return self.info.object_uri(dict(self.request.matchdict or {}), record_id)
+
+    def _visibility_filters(self, action: str = "read") -> list[Filter]:
+        if not self.context.shared_only:
+            return []
+        granting = ["read", "write"] if action == "read" else ["write"]
+        prefix = self._object_uri("")
+        accessible = self.request.registry.permission.get_accessible_objects(
+            get_principals(self.request), permissions=granting, object_id_prefix=prefix
+        )
+        ids = sorted(uri[len(prefix) :] for uri in accessible)
+        return [Filter("id", ids, COMPARISON.IN)]
+
+    def _record_body(self, record: dict[str, Any]) -> dict[str, Any]:
+        permissions = self.request.registry.permission.get_object_permissions(
+            self._object_uri(record["id"])
+        )
+        return {
+            "data": record,
+            "permissions": {k: sorted(v) for k, v in sorted(permissions.items())},
+        }
+
+    def _set_permissions(
+        self, record_id: str, permissions: Any, *, create: bool, merge: bool = False
+    ) -> None:
+        backend = self.request.registry.permission
+        uri = self._object_uri(record_id)
+        wanted: dict[str, set[str]] = {}
+        if permissions:
+            wanted = {k: set(v) for k, v in permissions.items()}
+        elif not create:
+            return
+        userid = self.request.authenticated_userid
+        if userid and (create or "write" in wanted) and not merge:
+            # Whoever creates or rewrites a record's permissions keeps the right to write it.
+            wanted.setdefault("write", set()).add(userid)
+        elif userid and merge and "write" in wanted:
+            wanted["write"].add(userid)
+        if create and not merge:
+            backend.delete_object_permissions(uri)
+        backend.replace_object_permissions(uri, wanted)
+
+    def _delete_permissions(self, record_ids: list[str]) -> None:
+        if record_ids:
+            self.request.registry.permission.delete_object_permissions(
+                *(self._object_uri(record_id) for record_id in record_ids)
+            )

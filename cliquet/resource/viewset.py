@@ -1,0 +1,107 @@
+"""Turning a resource class into its two Cornice services (collection and record)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import venusian
+
+from cliquet.authorization import DYNAMIC, RouteFactory
+
+__all__ = ["ResourceInfo", "register", "register_resource"]
+
+COLLECTION_METHODS = ("GET", "POST", "DELETE")
+RECORD_METHODS = ("GET", "PUT", "PATCH", "DELETE")
+ACTIONS = ("read", "write", "create")
+
+
+@dataclass
+class ResourceInfo:
+    """What start-up settled about one registered resource."""
+
+    name: str
+    collection_path: str
+    record_path: str
+    shareable: bool
+    principals: dict[str, set[str]] = field(default_factory=dict)
+
+    def object_uri(self, matchdict: Mapping[str, Any], record_id: str) -> str:
+        """The record's URI without the version prefix: its permission object id."""
+        return self.record_path.format(**{**matchdict, "id": record_id})
+
+    def collection_uri(self, matchdict: Mapping[str, Any]) -> str:
+        return self.collection_path.format(**matchdict)
+
+
+def register_resource(
+    config: Any,
+    resource_cls: Any,
+    *,
+    name: str | None = None,
+    collection_path: str | None = None,
+    record_path: str | None = None,
+    collection_methods: tuple[str, ...] = COLLECTION_METHODS,
+    record_methods: tuple[str, ...] = RECORD_METHODS,
+) -> ResourceInfo:
+    """Add the collection and record services of ``resource_cls`` to the configuration.
+
+    Paths are format strings filled with ``resource_name`` (``/{resource_name}s`` and
+    ``/{resource_name}s/{{id}}`` by default). The collection-wide principals of each action
+    come from the settings ``cliquet.<name>_<action>_principals``.
+    """
+    from cliquet.resource import ShareableResource
+    from cliquet.views import make_service
+
+    name = name or resource_cls.__name__.lower()
+    collection_path = (collection_path or "/{resource_name}s").format(resource_name=name)
+    record_path = (record_path or "/{resource_name}s/{{id}}").format(resource_name=name)
+    shareable = issubclass(resource_cls, ShareableResource)
+    settings = config.get_settings()
+    defaults = resource_cls.default_principals
+    principals = {}
+    for action in ACTIONS:
+        key = f"cliquet.{name}_{action}_principals"
+        value = settings.get(key, defaults.get(action, ()))
+        if isinstance(value, str):
+            value = value.split()
+        principals[action] = set(value)
+    info = ResourceInfo(name, collection_path, record_path, shareable, principals)
+    config.registry.setdefault("cliquet.resources", {})[name] = info
+
+    for kind, path, methods in (
+        ("collection", collection_path, collection_methods),
+        ("record", record_path, record_methods),
+    ):
+        factory = functools.partial(RouteFactory, info=info, kind=kind)
+        service = make_service(
+            config,
+            f"{name}-{kind}",
+            path,
+            factory=factory,
+            description=f"{name} {kind}",
+        )
+        for method in methods:
+            attr = f"collection_{method.lower()}" if kind == "collection" else method.lower()
+            service.add_view(method, attr, klass=resource_cls, permission=DYNAMIC)
+        config.add_cornice_service(service)
+    return info
+
+
+def register(depth: int = 1, **route_kwargs: Any) -> Any:
+    """Class decorator: the resource is registered when its module is ``config.scan()``ed.
+
+    ``route_kwargs`` are those of :func:`register_resource` (``name``, ``collection_path``,
+    ``record_path``...).
+    """
+
+    def wrapper(resource_cls: type) -> type:
+        def callback(context: Any, name: str, ob: Any) -> None:
+            register_resource(context.config, resource_cls, **route_kwargs)
+
+        venusian.attach(resource_cls, callback, category="pyramid", depth=depth)
+        return resource_cls
+
+    return wrapper

@@ -1,0 +1,113 @@
+"""``POST /batch``: several requests in one, answered in order, each in its own slot.
+
+Subrequests go through the whole stack (authentication, tweens, error views) as ordinary
+requests would, with the batch's ``Authorization`` unless they bring their own. They share
+the batch's unit of work: on transactional backends, a 5xx in any of them rolls all back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pyramid.request import Request
+from pyramid.security import NO_PERMISSION_REQUIRED
+
+from cliquet.errors import ERRORS, raise_invalid
+
+__all__ = ["includeme"]
+
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+_FIELDS = {"method", "path", "headers", "body"}
+
+
+def _parse(request: Any) -> list[dict[str, Any]]:
+    try:
+        body = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise_invalid(location="body", description="Invalid JSON", errno=ERRORS.BADJSON)
+    if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
+        raise_invalid(location="body", name="requests", description="Required: a list.")
+    defaults = body.get("defaults") or {}
+    if not isinstance(defaults, dict) or set(defaults) - _FIELDS:
+        raise_invalid(location="body", name="defaults", description="Unknown fields.")
+    limit = request.registry.settings["cliquet.batch_max_requests"]
+    if len(body["requests"]) > limit:
+        raise_invalid(location="body", name="requests", description=f"More than {limit} requests.")
+    prefix = "/" + request.registry.route_prefix
+    subrequests = []
+    for i, sub in enumerate(body["requests"]):
+        if not isinstance(sub, dict) or set(sub) - _FIELDS:
+            raise_invalid(location="body", name=f"requests.{i}", description="Unknown fields.")
+        merged = {**defaults, **sub}
+        if isinstance(defaults.get("headers"), dict) and isinstance(sub.get("headers"), dict):
+            merged["headers"] = {**defaults["headers"], **sub["headers"]}
+        method = str(merged.get("method", "GET")).upper()
+        path = merged.get("path")
+        headers = merged.get("headers") or {}
+        if method not in _METHODS:
+            raise_invalid(location="body", name=f"requests.{i}.method", description="Unknown.")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise_invalid(
+                location="body", name=f"requests.{i}.path", description="Required: /a/path."
+            )
+        if not isinstance(headers, dict):
+            raise_invalid(location="body", name=f"requests.{i}.headers", description="An object.")
+        if not path.startswith(prefix + "/") and path != prefix:
+            path = prefix + path
+        if path.split("?")[0].rstrip("/") == prefix + "/batch":
+            raise_invalid(
+                location="body", name=f"requests.{i}.path", description="Recursive batch."
+            )
+        subrequests.append(
+            {
+                "method": method,
+                "path": path,
+                "headers": headers,
+                **({"body": merged["body"]} if "body" in merged else {}),
+            }
+        )
+    return subrequests
+
+
+def _response_body(response: Any) -> Any:
+    if not response.body:
+        return None
+    try:
+        return json.loads(response.body)
+    except ValueError:
+        return response.text
+
+
+def _batch(request: Any) -> dict[str, Any]:
+    responses = []
+    for sub in _parse(request):
+        subrequest = Request.blank(sub["path"], method=sub["method"])
+        for name in ("Authorization", "User-Agent", "Accept-Language"):
+            if name in request.headers:
+                subrequest.headers[name] = request.headers[name]
+        for name, value in sub["headers"].items():
+            subrequest.headers[str(name)] = str(value)
+        if "body" in sub:
+            subrequest.body = json.dumps(sub["body"]).encode("utf-8")
+            subrequest.content_type = subrequest.headers.get("Content-Type", "application/json")
+        subrequest.environ["cliquet.parent_request"] = request
+        subrequest.registry = request.registry
+        response = request.invoke_subrequest(subrequest, use_tweens=True)
+        responses.append(
+            {
+                "status": response.status_code,
+                "path": sub["path"],
+                "headers": dict(response.headers),
+                "body": _response_body(response),
+            }
+        )
+    return {"responses": responses}
+
+
+def includeme(config: Any) -> None:
+    from cliquet.views import make_service
+
+    service = make_service(config, "batch", "/batch", description="Batch operations")
+    service.add_view("POST", _batch, permission=NO_PERMISSION_REQUIRED)
+    config.add_cornice_service(service)
