@@ -688,3 +688,52 @@ class StorageTest:
             storage.get(CID, PID, record["id"])
         assert storage.get_all(CID, PID, include_deleted=True) == ([], 0)
         assert storage.get_all("comments", "bob") == ([], 0)
+
+
+class TransactionalStorageTest:
+    """The unit-of-work part of the contract (``begin``/``commit``/``rollback``).
+
+    Mix it in next to :class:`StorageTest` for a backend that groups a request's writes;
+    backends whose writes stand alone (the default no-op methods) leave it out.
+    """
+
+    def test_rollback_undoes_creates_updates_and_deletes(self, storage: StorageBase) -> None:
+        kept = storage.create(CID, PID, {"n": 1})
+        doomed = storage.create(CID, PID, {"n": 2})
+        storage.begin()
+        storage.create(CID, PID, {"n": 3})
+        storage.update(CID, PID, kept["id"], {"n": 10})
+        storage.delete(CID, PID, doomed["id"])
+        storage.rollback()
+        records = _list(storage, include_deleted=True)
+        assert sorted(r["n"] for r in records) == [1, 2]
+        assert storage.get(CID, PID, kept["id"]) == kept
+
+    def test_commit_keeps_the_writes(self, storage: StorageBase) -> None:
+        storage.begin()
+        created = storage.create(CID, PID, {"n": 1})
+        storage.commit()
+        storage.begin()
+        storage.rollback()
+        assert storage.get(CID, PID, created["id"]) == created
+
+    def test_writes_are_visible_inside_their_unit_of_work(self, storage: StorageBase) -> None:
+        storage.begin()
+        created = storage.create(CID, PID, {"n": 1})
+        assert storage.get(CID, PID, created["id"]) == created
+        assert _ids(_list(storage)) == [created["id"]]
+        storage.rollback()
+        assert _list(storage) == []
+
+    def test_timestamps_never_go_back_after_a_rollback(self, storage: StorageBase) -> None:
+        before = storage.create(CID, PID, {"n": 1})["last_modified"]
+        storage.begin()
+        storage.create(CID, PID, {"n": 2})
+        storage.rollback()
+        after = storage.create(CID, PID, {"n": 3})["last_modified"]
+        assert after > before
+
+    def test_without_begin_each_write_stands_alone(self, storage: StorageBase) -> None:
+        created = storage.create(CID, PID, {"n": 1})
+        storage.rollback()
+        assert storage.get(CID, PID, created["id"]) == created

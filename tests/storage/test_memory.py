@@ -13,14 +13,14 @@ from cliquet.storage import (
     UnicityError,
     memory,
 )
-from cliquet.testing.storage import StorageTest
+from cliquet.testing.storage import StorageTest, TransactionalStorageTest
 
 
 def _memory_storage() -> memory.Storage:
     return memory.load_from_config(Configurator(settings={}))
 
 
-class TestMemoryStorage(StorageTest):
+class TestMemoryStorage(StorageTest, TransactionalStorageTest):
     @pytest.fixture
     def storage(self) -> Iterator[memory.Storage]:
         backend = _memory_storage()
