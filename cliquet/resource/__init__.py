@@ -61,6 +61,27 @@ def _merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def _copy_path(source: dict[str, Any], target: dict[str, Any], path: list[str]) -> None:
+    """Copy the value at ``path`` (``author.name``) of ``source`` into ``target``, nested.
+
+    A partial response asked for ``author.name`` gets ``{"author": {"name": ...}}``, not the
+    whole ``author``; a path through something that is not an object keeps that value whole.
+    """
+    head, rest = path[0], path[1:]
+    if head not in source:
+        return
+    value = source[head]
+    if not rest or not isinstance(value, dict):
+        target[head] = value
+        return
+    nested = target.get(head)
+    if nested is value:  # already copied whole
+        return
+    if not isinstance(nested, dict):
+        nested = target[head] = {}
+    _copy_path(value, nested, rest)
+
+
 def _http_date(timestamp_ms: int) -> str:
     return email.utils.formatdate(timestamp_ms / 1000.0, usegmt=True)
 
@@ -117,7 +138,7 @@ class UserResource:
         query = self._query()
         filters = query.filters + self._visibility_filters()
         pagination_rules = []
-        if query.token:
+        if query.token is not None:
             last = querystring.decode_token(self._secret(), self._scope(), query.token)
             pagination_rules = querystring.build_pagination_rules(query.sorting, last)
         limit = query.limit
@@ -295,12 +316,9 @@ class UserResource:
     def _shape(self, record: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
         if not fields or record.get("deleted"):
             return record
-        kept = {"id", "last_modified", *fields}
         shaped: dict[str, Any] = {}
-        for name in kept:
-            head = name.split(".", 1)[0]
-            if head in record:
-                shaped[head] = record[head]
+        for name in ("id", "last_modified", *fields):
+            _copy_path(record, shaped, name.split("."))
         return shaped
 
     def _record_id(self) -> str:
@@ -402,9 +420,12 @@ class UserResource:
         import colander
 
         data = {k: v for k, v in new.items() if k not in ("id", "last_modified")}
+        # Read-only fields are set at creation and never changed afterwards.
         for name in self._schema.get_option("readonly_fields"):
-            if name in data and (old is None or old.get(name) != data[name]):
+            if old is not None and name in data and old.get(name) != data[name]:
                 raise_invalid(location="body", name=f"data.{name}", description="Read-only.")
+            if old is not None and name in old and name not in data:
+                data[name] = old[name]  # a replacement keeps them
         try:
             return dict(self._schema.deserialize(data))
         except colander.Invalid as e:
@@ -528,6 +549,13 @@ class ShareableResource(UserResource):
 
     def get_parent_id(self, request: Any) -> str:
         return ""
+
+    def put(self) -> dict[str, Any]:
+        # The route factory lets a user who may only create PUT on a record not shared with
+        # them (a creation); it must not replace somebody else's existing record.
+        if self.context.action == "create" and self._fetch(self._record_id()) is not None:
+            raise httpexceptions.HTTPForbidden()
+        return super().put()
 
     def _object_uri(self, record_id: str) -> str:
         return self.info.object_uri(dict(self.request.matchdict or {}), record_id)

@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,8 +82,20 @@ def _check_field(name: str, param: str, known: Any) -> None:
         raise_invalid(location="querystring", name=param, description=f"Unknown field {name!r}.")
 
 
-def _integer(param: str, raw: str) -> int:
+def _json(raw: str) -> Any:
+    """``raw`` read as JSON, where it parses as strict JSON; else the text itself.
+
+    ``NaN`` and ``Infinity`` are not JSON (Python's parser accepts them): they stay text, so
+    that no backend is handed a number it cannot store or compare.
+    """
     value = json_value(raw)
+    if isinstance(value, float) and not math.isfinite(value):
+        return raw
+    return value
+
+
+def _integer(param: str, raw: str) -> int:
+    value = _json(raw)
     if isinstance(value, bool) or not isinstance(value, int):
         raise_invalid(location="querystring", name=param, description="Must be an integer.")
     return value
@@ -90,12 +103,12 @@ def _integer(param: str, raw: str) -> int:
 
 def _filter_value(param: str, name: str, operator: COMPARISON, raw: str) -> Any:
     if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
-        values = [json_value(v) for v in raw.split(",")]
+        values = [_json(v) for v in raw.split(",")]
         if name == "last_modified":
             return [_integer(param, str(v)) for v in values]
         return values
     if operator is COMPARISON.HAS:
-        value = json_value(raw)
+        value = _json(raw)
         if value in (0, 1) and not isinstance(value, bool):
             value = bool(value)
         if not isinstance(value, bool):
@@ -105,7 +118,7 @@ def _filter_value(param: str, name: str, operator: COMPARISON, raw: str) -> Any:
         return raw
     if name == "last_modified":
         return _integer(param, raw)
-    return json_value(raw)
+    return _json(raw)
 
 
 def _parse_sort(raw: str, known: Any) -> list[Sort]:
@@ -113,7 +126,8 @@ def _parse_sort(raw: str, known: Any) -> list[Sort]:
     for entry in raw.split(","):
         entry = entry.strip()
         direction = -1 if entry.startswith("-") else 1
-        name = entry.lstrip("-+")
+        # One sign at most: "--title" is malformed, not "-title".
+        name = entry[1:] if entry[:1] in ("-", "+") else entry
         if not name:
             raise_invalid(location="querystring", name="_sort", description="Empty sort field.")
         _check_field(name, "_sort", known)

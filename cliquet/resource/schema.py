@@ -12,9 +12,10 @@ __all__ = ["ResourceSchema", "PermissionsSchema"]
 class ResourceSchema(colander.MappingSchema):
     """Base schema of a resource's records.
 
-    ``Options.readonly_fields`` may not be set by clients (``id`` and ``last_modified`` are
-    always read-only); with ``Options.preserve_unknown = True`` fields that the schema does not
-    declare are kept instead of dropped (and may be filtered and sorted on).
+    ``Options.readonly_fields`` are set when a record is created and never changed afterwards
+    (a PUT keeps them; ``id`` and ``last_modified`` are always the server's). With
+    ``Options.preserve_unknown = True`` fields that the schema does not declare are kept
+    instead of dropped (and may be filtered and sorted on).
     """
 
     class Options:
