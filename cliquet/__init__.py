@@ -67,6 +67,7 @@ def includeme(config: Any) -> None:
     registry.api_capabilities = {}
     registry.heartbeats = {}
     registry.startup_warnings = []
+    registry.startup_messages = []
     config.add_directive("add_api_capability", _add_api_capability)
 
     # Our exception views replace Cornice's.
@@ -79,8 +80,10 @@ def includeme(config: Any) -> None:
     run_initialization_sequence(config)
     config.include("cliquet.views")
     logger = getattr(registry, "logger", None)
-    for warning in registry.startup_warnings:
-        if logger is not None:
+    if logger is not None:
+        for message in registry.startup_messages:
+            logger.info(message)
+        for warning in registry.startup_warnings:
             logger.warning(warning)
 
 

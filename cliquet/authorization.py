@@ -106,10 +106,18 @@ class RouteFactory:
                 return True
             return False
         if self.kind == "collection" and action in ("read", "write"):
-            # Lists and bulk deletes see only what is shared with the user.
-            self.shared_only = Authenticated in principals
+            # Lists and bulk deletes see only what is shared with the user; an anonymous
+            # user is asked to authenticate unless something is shared with everyone.
+            self.shared_only = Authenticated in principals or self._shares_any(principals, action)
             return self.shared_only
         return False
+
+    def _shares_any(self, principals: set[str], action: str) -> bool:
+        prefix = self.info.object_uri(self.request.matchdict or {}, "")
+        accessible = self.request.registry.permission.get_accessible_objects(
+            principals, permissions=list(_IMPLIED[action]), object_id_prefix=prefix
+        )
+        return bool(accessible)
 
 
 class AuthorizationPolicy:

@@ -19,6 +19,8 @@ import enum
 from collections.abc import Iterable
 from typing import Any
 
+from pyramid.httpexceptions import HTTPException
+
 __all__ = [
     "ACTIONS",
     "ResourceChanged",
@@ -118,8 +120,8 @@ def transaction_tween_factory(handler: Any, registry: Any) -> Any:
     """One unit of work per top-level request (a batch and its subrequests share one).
 
     Begins the backends' transaction, runs the request, notifies ``ResourceChanged`` for its
-    writes, then commits and notifies ``AfterResourceChanged``; any error response (or a
-    5xx in a batch subrequest, flagged by the batch view) rolls everything back.
+    writes, then commits and notifies ``AfterResourceChanged``; any error response (or, in a
+    batch, a 5xx subrequest or a subscriber refusing a subrequest) rolls everything back.
     """
     backends = _transactional_backends(registry)
 
@@ -133,11 +135,19 @@ def transaction_tween_factory(handler: Any, registry: Any) -> Any:
         try:
             response = handler(request)
         except BaseException as e:
-            if getattr(e, "code", 500) >= 500:
+            # Only an HTTP error below 500 is a client error; any other exception becomes a
+            # 500, whatever ``code`` attribute it may carry (SQLAlchemy's are strings).
+            if not isinstance(e, HTTPException) or (e.code or 500) >= 500:
                 parent.environ["cliquet.rollback"] = True
             raise
         if response.status_code < 400:
-            events = notify_changed(request)
+            try:
+                events = notify_changed(request)
+            except BaseException:
+                # A subscriber refused this subrequest's writes, which the backends cannot
+                # undo apart from the rest of the batch: the whole batch is rolled back.
+                parent.environ["cliquet.rollback"] = True
+                raise
             parent.environ.setdefault("cliquet.after_events", []).extend(
                 (payload, impacted, request) for payload, impacted in events
             )
@@ -164,8 +174,14 @@ def transaction_tween_factory(handler: Any, registry: Any) -> Any:
         except BaseException:
             _rollback(backends)
             raise
-        for backend in backends:
-            backend.commit()
+        try:
+            for backend in backends:
+                backend.commit()
+        except BaseException:
+            # Those not committed yet must not keep their half (rolling back a committed
+            # unit of work does nothing).
+            _rollback(backends)
+            raise
         _notify_after(registry, request.environ.pop("cliquet.after_events", []) + events)
         return response
 

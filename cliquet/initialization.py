@@ -91,6 +91,10 @@ def load_backend(config: Any, setting: str, base: type) -> Any:
 
 def _setup_backend(config: Any, name: str, base: type) -> None:
     backend = load_backend(config, f"cliquet.{name}_backend", base)
+    if config.get_settings()["cliquet.migrate_on_startup"]:
+        done = backend.initialize_schema()
+        if isinstance(done, str):
+            config.registry.startup_messages.append(done)
     setattr(config.registry, name, backend)
     config.registry.heartbeats[name] = lambda request: backend.heartbeat()
 

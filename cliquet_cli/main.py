@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cliquet import __version__
+from cliquet_cli.migrate import migrate
 from cliquet_cli.new import new
 
 __all__ = ["cli"]
@@ -22,3 +23,4 @@ def cli() -> None:
 
 
 cli.add_command(new)
+cli.add_command(migrate)

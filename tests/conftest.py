@@ -5,6 +5,8 @@ import pytest
 
 from cliquet.testing.web import basic_auth, build_app
 
+pytest_plugins = ["tests.servers"]
+
 SEED_PACKAGES = os.path.join(os.path.dirname(__file__), "seed_packages")
 
 
@@ -20,6 +22,7 @@ def seed_packages(monkeypatch):
             "riak",
             "cliquet_fluent",
             "cliquet_indexing",
+            "indexedproject",
             "myproject",
         }:
             del sys.modules[name]

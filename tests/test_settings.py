@@ -64,7 +64,7 @@ def test_every_default_setting_can_be_overridden_by_environment(monkeypatch, nam
         value, expected = "true", True
     elif isinstance(default, int) or name in ("cliquet.backoff", "cliquet.paginate_by"):
         value, expected = "42", 42
-    elif name == "cliquet.includes":
+    elif name in ("cliquet.includes", "cliquet.event_listeners"):
         value, expected = "", []
     elif isinstance(default, list):
         value, expected = "http://x.org", ["http://x.org"]

@@ -65,11 +65,13 @@ class CacheBase(abc.ABC):
         return f"<{type(self).__module__}.{type(self).__qualname__} prefix={self.prefix!r}>"
 
     @abc.abstractmethod
-    def initialize_schema(self) -> None:
+    def initialize_schema(self) -> str | None:
         """Create whatever the backend needs before first use (tables, buckets).
 
-        Called by ``cliquet migrate``; must be safe to call more than once.
+        Called by ``cliquet migrate`` (or at start-up with ``cliquet.migrate_on_startup``),
+        never per request; must be safe to call more than once.
 
+        :returns: one line telling what was done (shown by ``cliquet migrate``), or None.
         :raises CacheError: the backend could not be reached.
         """
 

@@ -52,11 +52,13 @@ class PermissionBase(abc.ABC):
         return f"<{type(self).__module__}.{type(self).__qualname__}>"
 
     @abc.abstractmethod
-    def initialize_schema(self) -> None:
+    def initialize_schema(self) -> str | None:
         """Create whatever the backend needs before first use (tables, indexes).
 
-        Called by ``cliquet migrate``; must be safe to call more than once.
+        Called by ``cliquet migrate`` (or at start-up with ``cliquet.migrate_on_startup``),
+        never per request; must be safe to call more than once.
 
+        :returns: one line telling what was done (shown by ``cliquet migrate``), or None.
         :raises PermissionBackendError: the backend could not be reached.
         """
 

@@ -106,8 +106,8 @@ class UserResource:
 
     def __init__(self, request: Any, context: Any = None) -> None:
         self.request = request
-        self.context = context
-        self.info: ResourceInfo = context.info
+        self.context = context if context is not None else request.context
+        self.info: ResourceInfo = self.context.info
         self.resource_name = self.info.name
         self._schema = self.schema()
         self._ids = self.id_generator()

@@ -85,9 +85,19 @@ def register_resource(
         )
         for method in methods:
             attr = f"collection_{method.lower()}" if kind == "collection" else method.lower()
-            service.add_view(method, attr, klass=resource_cls, permission=DYNAMIC)
+            service.add_view(method, _resource_view(resource_cls, attr), permission=DYNAMIC)
         config.add_cornice_service(service)
     return info
+
+
+def _resource_view(resource_cls: Any, attr: str) -> Any:
+    """A view building the resource as ``resource_cls(request)`` (the seed's signature)."""
+
+    def view(request: Any) -> Any:
+        return getattr(resource_cls(request), attr)()
+
+    view.__name__ = f"{resource_cls.__name__}.{attr}"
+    return view
 
 
 def register(depth: int = 1, **route_kwargs: Any) -> Any:

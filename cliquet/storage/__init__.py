@@ -154,13 +154,14 @@ class StorageBase(abc.ABC):
     """
 
     @abc.abstractmethod
-    def initialize_schema(self, *, dry_run: bool = False) -> None:
+    def initialize_schema(self, *, dry_run: bool = False) -> str | None:
         """Create or migrate what the backend needs (tables, indexes); safe to call twice.
 
         Run by ``cliquet migrate`` or at start-up, never per request.
 
-        :param dry_run: only log what would be done.
-        :raises StorageError:
+        :param dry_run: only tell what would be done.
+        :returns: one line telling what was (or would be) done, or None.
+        :raises StorageError: the backend could not be reached.
         """
 
     @abc.abstractmethod

@@ -2,13 +2,15 @@
 
 Subrequests go through the whole stack (authentication, tweens, error views) as ordinary
 requests would, with the batch's ``Authorization`` unless they bring their own. They share
-the batch's unit of work: on transactional backends, a 5xx in any of them rolls all back.
+the batch's unit of work: on transactional backends, a 5xx in any of them (or a
+``ResourceChanged`` subscriber refusing one of them) rolls all back.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote
 
 from pyramid.request import Request
 from pyramid.security import NO_PERMISSION_REQUIRED
@@ -55,7 +57,8 @@ def _parse(request: Any) -> list[dict[str, Any]]:
             raise_invalid(location="body", name=f"requests.{i}.headers", description="An object.")
         if not path.startswith(prefix + "/") and path != prefix:
             path = prefix + path
-        if path.split("?")[0].rstrip("/") == prefix + "/batch":
+        # Compared as routing will see it: percent-decoded (``/%62atch`` is ``/batch``).
+        if unquote(path.split("?")[0]).rstrip("/") == prefix + "/batch":
             raise_invalid(
                 location="body", name=f"requests.{i}.path", description="Recursive batch."
             )

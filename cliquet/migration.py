@@ -1,0 +1,101 @@
+"""Schema migrations of the SQL backends, with Alembic.
+
+Each component (``storage``, ``cache``, ``permission``) has its own chain of revisions in
+``cliquet/migrations/<component>/`` and records where its database stands in its own version
+table (``cliquet_<component>_version``). Backends' ``initialize_schema()`` calls
+:func:`migrate`; so does ``cliquet migrate --ini FILE``, and start-up when
+``cliquet.migrate_on_startup`` is on. Nothing creates tables at request time.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["migrate", "migrate_backends", "current_revision", "head_revision", "COMPONENTS"]
+
+COMPONENTS = ("storage", "cache", "permission")
+_HERE = pathlib.Path(__file__).parent / "migrations"
+
+
+def _config(component: str) -> Config:
+    if component not in COMPONENTS:
+        raise ValueError(f"Unknown component {component!r}; expected one of {COMPONENTS}.")
+    config = Config()
+    config.set_main_option("script_location", str(_HERE))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", str(_HERE / component))
+    config.attributes["version_table"] = f"cliquet_{component}_version"
+    return config
+
+
+def head_revision(component: str) -> str | None:
+    """The newest revision of ``component``'s schema."""
+    return ScriptDirectory.from_config(_config(component)).get_current_head()
+
+
+def current_revision(connection: Connection, component: str) -> str | None:
+    """Where the database stands for ``component`` (None: never migrated)."""
+    context = MigrationContext.configure(
+        connection, opts={"version_table": f"cliquet_{component}_version"}
+    )
+    return context.get_current_revision()
+
+
+def migrate(engine: Engine, component: str, *, dry_run: bool = False) -> str:
+    """Bring ``component``'s tables to the newest revision; idempotent.
+
+    :param engine: the backend's engine.
+    :param component: ``storage``, ``cache`` or ``permission``.
+    :param dry_run: only tell what would be done.
+    :returns: one line telling what was (or would be) done.
+    """
+    config = _config(component)
+    head = head_revision(component)
+    with engine.begin() as connection:
+        before = current_revision(connection, component)
+        if before == head:
+            return f"{component}: up to date (revision {head})"
+        start = before or "empty"
+        if dry_run:
+            return f"{component}: would upgrade {start} -> {head}"
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return f"{component}: upgraded {start} -> {head}"
+
+
+def migrate_backends(config: Any, *, dry_run: bool = False) -> list[str]:
+    """Create or upgrade the schema of each configured backend; one line per backend.
+
+    :param config: a ``Configurator`` whose settings name the backends.
+    :raises pyramid.exceptions.ConfigurationError: a backend setting is wrong.
+    :raises cliquet.storage.StorageError: (or the cache/permission error) a database failed.
+    """
+    from cliquet.cache import CacheBase
+    from cliquet.initialization import load_backend
+    from cliquet.permission import PermissionBase
+    from cliquet.storage import StorageBase
+
+    lines = []
+    for component, base in (
+        ("storage", StorageBase),
+        ("cache", CacheBase),
+        ("permission", PermissionBase),
+    ):
+        backend = load_backend(config, f"cliquet.{component}_backend", base)
+        engine = getattr(backend, "engine", None)
+        if isinstance(engine, Engine):
+            lines.append(migrate(engine, component, dry_run=dry_run))
+            continue
+        name = type(backend).__module__
+        done = None if dry_run else backend.initialize_schema()
+        lines.append(
+            done if isinstance(done, str) else f"{component}: nothing to migrate ({name})"
+        )
+    return lines

@@ -1,0 +1,318 @@
+"""SQLAlchemy engines and helpers shared by the SQL backends (cache, permission, storage).
+
+One code path serves SQLite (the embedded default: a file, no server) and PostgreSQL
+(production): URLs are checked and engines configured once, here, at start-up; each backend then
+runs plain SQLAlchemy Core statements and turns database failures into its own error class, which
+the web layer answers with a 503.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypedDict, TypeVar
+
+import sqlalchemy
+from pyramid.exceptions import ConfigurationError
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql import expression
+
+__all__ = [
+    "EngineSettings",
+    "create_engine_from_url",
+    "engine_settings",
+    "translate_errors",
+    "upsert",
+    "epoch_now",
+    "startswith",
+    "bytewise_text",
+    "chunked",
+]
+
+_T = TypeVar("_T")
+
+_DEFAULT_POOL_SIZE = 10
+_DEFAULT_MAX_OVERFLOW = 10
+_DEFAULT_POOL_TIMEOUT_SECONDS = 30
+_DEFAULT_STATEMENT_TIMEOUT_MS = 0
+
+_POSTGRESQL_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
+
+
+class EngineSettings(TypedDict):
+    """The arguments of :func:`create_engine_from_url`, as read by :func:`engine_settings`."""
+
+    url: str
+    pool_size: int
+    max_overflow: int
+    pool_timeout_seconds: float
+    statement_timeout_ms: int
+
+
+def _parse_url(url: str) -> URL:
+    """``url`` with PostgreSQL pinned to psycopg 3; :exc:`ValueError` for anything else."""
+    try:
+        parsed = make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise ValueError(f"{url!r} is not a database URL") from None
+    if parsed.drivername in _POSTGRESQL_SCHEMES:
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        return parsed
+    raise ValueError(
+        f"{parsed.drivername!r} databases are not supported; "
+        "expected postgresql://user@host/db or sqlite:///path.db"
+    )
+
+
+def create_engine_from_url(
+    url: str,
+    *,
+    pool_size: int = _DEFAULT_POOL_SIZE,
+    max_overflow: int = _DEFAULT_MAX_OVERFLOW,
+    pool_timeout_seconds: float = _DEFAULT_POOL_TIMEOUT_SECONDS,
+    statement_timeout_ms: int = _DEFAULT_STATEMENT_TIMEOUT_MS,
+) -> Engine:
+    """A lazily connecting engine for a PostgreSQL or SQLite URL.
+
+    ``postgresql://`` runs on psycopg 3 with a connection pool whose connections are checked
+    before use, so that a service recovers by itself once a restarted database is back;
+    ``pool_timeout_seconds`` also bounds how long connecting may take. ``sqlite:///path.db``
+    uses WAL (readers do not block the writer) and waits ``pool_timeout_seconds`` for a lock
+    rather than failing at once. ``sqlite://`` is one in-memory database shared by every
+    connection of the engine, which take turns on it: meant for tests.
+
+    :param url: the database URL.
+    :param pool_size: connections kept open.
+    :param max_overflow: extra connections opened under load, closed when returned.
+    :param pool_timeout_seconds: longest wait for a pooled connection, a new connection or
+        (SQLite) a lock.
+    :param statement_timeout_ms: PostgreSQL cancels statements running longer (0: never).
+    :returns: the engine; nothing is connected yet.
+    :raises ValueError: the URL is malformed or names another database.
+    """
+    parsed = _parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(
+            parsed,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout_seconds=pool_timeout_seconds,
+        )
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        # libpq counts whole seconds and treats less than 2 as 2.
+        connect_args["connect_timeout"] = max(2, math.ceil(pool_timeout_seconds))
+    engine = sqlalchemy.create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout_seconds,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+    if statement_timeout_ms > 0:
+        timeout = int(statement_timeout_ms)
+
+        @event.listens_for(engine, "connect")
+        def _set_statement_timeout(dbapi_connection: Any, connection_record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET statement_timeout = {timeout}")
+            cursor.close()
+            # A plain SET is undone if its transaction rolls back, as the pool's reset would.
+            dbapi_connection.commit()
+
+    return engine
+
+
+def _create_sqlite_engine(
+    parsed: URL, *, pool_size: int, max_overflow: int, pool_timeout_seconds: float
+) -> Engine:
+    in_memory = parsed.database in (None, "", ":memory:")
+    busy_timeout_ms = int(pool_timeout_seconds * 1000)
+    if in_memory:
+        # The database lives as long as its connection: keep exactly one, for ever, and make
+        # threads take turns on it (using one sqlite3 connection from two threads at once
+        # crashes, which StaticPool would allow). A thread nesting two connections waits out
+        # the pool timeout.
+        pool_size, max_overflow = 1, 0
+    engine = sqlalchemy.create_engine(
+        parsed,
+        poolclass=QueuePool,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout_seconds,
+        # The pool hands a connection to one thread at a time, whichever it is.
+        connect_args={"check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _set_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # First, so that switching to WAL waits for a lock held by another process.
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    return engine
+
+
+def _int_setting(settings: Mapping[str, Any], key: str, default: int) -> int:
+    value = settings.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ConfigurationError(
+            f"Invalid value for setting {key!r}: {value!r}; expected an integer."
+        ) from None
+
+
+def engine_settings(settings: Mapping[str, Any], prefix: str) -> EngineSettings:
+    """Read the engine settings of one component, rejecting bad values at start-up.
+
+    Reads ``cliquet.<prefix>_url`` (required), ``cliquet.<prefix>_pool_size`` (10),
+    ``cliquet.<prefix>_max_overflow`` (10), ``cliquet.<prefix>_pool_timeout_seconds`` (30) and
+    ``cliquet.<prefix>_statement_timeout_ms`` (0: none); values may be typed or strings.
+
+    :param settings: the application settings.
+    :param prefix: the component, e.g. ``"cache"``.
+    :returns: keyword arguments for :func:`create_engine_from_url`.
+    :raises pyramid.exceptions.ConfigurationError: naming the setting that is missing or wrong.
+    """
+    url_key = f"cliquet.{prefix}_url"
+    url = str(settings.get(url_key) or "").strip()
+    if not url:
+        raise ConfigurationError(
+            f"Setting {url_key!r} is empty; expected postgresql://user@host/db "
+            "or sqlite:///path.db."
+        )
+    try:
+        _parse_url(url)
+    except ValueError as e:
+        raise ConfigurationError(f"Invalid value for setting {url_key!r}: {e}.") from None
+    values = {
+        name: _int_setting(settings, f"cliquet.{prefix}_{name}", default)
+        for name, default in (
+            ("pool_size", _DEFAULT_POOL_SIZE),
+            ("max_overflow", _DEFAULT_MAX_OVERFLOW),
+            ("pool_timeout_seconds", _DEFAULT_POOL_TIMEOUT_SECONDS),
+            ("statement_timeout_ms", _DEFAULT_STATEMENT_TIMEOUT_MS),
+        )
+    }
+    for name, value in values.items():
+        minimum = 1 if name in ("pool_size", "pool_timeout_seconds") else 0
+        if value < minimum:
+            raise ConfigurationError(
+                f"Invalid value for setting 'cliquet.{prefix}_{name}': {value!r}; "
+                f"expected an integer of at least {minimum}."
+            )
+    return EngineSettings(
+        url=url,
+        pool_size=values["pool_size"],
+        max_overflow=values["max_overflow"],
+        pool_timeout_seconds=values["pool_timeout_seconds"],
+        statement_timeout_ms=values["statement_timeout_ms"],
+    )
+
+
+@contextmanager
+def translate_errors(error_class: Callable[..., Exception]) -> Iterator[None]:
+    """Re-raise SQLAlchemy and database errors as ``error_class(original=...)``.
+
+    Callers catch one backend-neutral type (``CacheError``, ``PermissionBackendError``), which
+    the web layer answers with 503 errno 201; the driver's exception stays on ``original``.
+    """
+    try:
+        yield
+    except sqlalchemy.exc.SQLAlchemyError as e:
+        raise error_class(original=e) from e
+
+
+def upsert(engine: Engine, table: sqlalchemy.Table) -> Any:
+    """The dialect's ``INSERT`` (with ``on_conflict_do_update/do_nothing``) for ``table``."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+class epoch_now(expression.FunctionElement[float]):
+    """The database's clock in epoch seconds (sub-second precision), as a SQL expression.
+
+    Expiry is computed against one clock, the database's, so that workers on machines whose
+    clocks drift still agree on what has expired.
+    """
+
+    type = sqlalchemy.Double()
+    name = "epoch_now"
+    inherit_cache = True
+
+
+@compiles(epoch_now, "postgresql")
+def _epoch_now_postgresql(element: epoch_now, compiler: Any, **kw: Any) -> str:
+    return "CAST(EXTRACT(EPOCH FROM CLOCK_TIMESTAMP()) AS DOUBLE PRECISION)"
+
+
+@compiles(epoch_now, "sqlite")
+def _epoch_now_sqlite(element: epoch_now, compiler: Any, **kw: Any) -> str:
+    # julianday('now') has millisecond precision; 2440587.5 is the Julian day of 1970-01-01.
+    return "((julianday('now') - 2440587.5) * 86400.0)"
+
+
+def bytewise_text() -> sqlalchemy.types.TypeEngine[str]:
+    """A text column type that sorts by code point on every dialect.
+
+    SQLite compares text bytewise already; PostgreSQL columns get ``COLLATE "C"`` so that
+    :func:`startswith` ranges are exact and served by the column's btree index.
+    """
+    return sqlalchemy.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
+
+
+def _successor(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix``."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            following = last + 1
+            if 0xD800 <= following <= 0xDFFF:  # surrogates cannot be stored
+                following = 0xE000
+            return prefix[:-1] + chr(following)
+        prefix = prefix[:-1]
+    return None
+
+
+def startswith(column: Any, prefix: str) -> Any:
+    """A condition true when ``column`` starts with ``prefix``, as an indexable range.
+
+    ``LIKE`` is case-insensitive on SQLite and cannot use an index under most PostgreSQL
+    collations; a range does both right on a :func:`bytewise_text` column.
+    """
+    if not prefix:
+        return sqlalchemy.true()
+    condition = column >= prefix
+    upper = _successor(prefix)
+    if upper is not None:
+        condition = sqlalchemy.and_(condition, column < upper)
+    return condition
+
+
+def chunked(items: Iterable[_T], size: int = 500) -> Iterator[Sequence[_T]]:
+    """``items`` in lists of at most ``size``: databases bound the parameters of a query."""
+    batch: list[_T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
