@@ -59,7 +59,7 @@ class Permission(PermissionBase):
         return f"<cliquet.permission.sql.Permission url={url!r}>"
 
     def initialize_schema(self) -> str:
-        """Create or upgrade the tables (Alembic revisions of ``cliquet/migrations/permission``)."""
+        """Create or upgrade the tables (the Alembic revisions of this component)."""
         from cliquet.migration import migrate
 
         with translate_errors(PermissionBackendError):
