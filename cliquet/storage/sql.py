@@ -1,0 +1,558 @@
+"""SQL storage: records on SQLite (embedded, a file) or PostgreSQL (shared by every worker).
+
+One ``records`` table holds every collection, keyed by ``(parent_id, collection_id, id)``, the
+record's fields as JSON (JSONB on PostgreSQL); tombstones are rows flagged ``deleted``. A
+``timestamps`` table keeps each collection's current timestamp, so that it survives purges and
+stays put while the collection is empty.
+
+Timestamps are decided by the database, not by a worker: every write first upserts its
+collection's timestamps row to ``max(now_ms, previous + 1)``, computed in SQL. That row's lock
+(PostgreSQL) or the write lock (SQLite) serializes the writers of a collection until commit,
+so ``last_modified`` strictly increases across processes and machines, and a client reading
+``_since`` its last timestamp cannot miss a write committed later with a lower one.
+
+Filters, sorts, pagination, limits and counts are SQL (see :mod:`cliquet.storage.sql_query`);
+no call loads a collection into Python. The tables are created by
+:meth:`Storage.initialize_schema` (``cliquet migrate``), never at request time.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from pyramid.config import Configurator
+from pyramid.exceptions import ConfigurationError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
+
+from cliquet.sql import chunked, create_engine_from_url, engine_settings, translate_errors
+from cliquet.storage import (
+    DEFAULT_DELETED_FIELD,
+    DEFAULT_ID_FIELD,
+    DEFAULT_MODIFIED_FIELD,
+    Filter,
+    RecordNotFoundError,
+    Sort,
+    StorageBase,
+    StorageError,
+    UnicityError,
+)
+from cliquet.storage.sql_query import (
+    Key,
+    RecordQueries,
+    Selection,
+    bump_statement,
+    in_collection,
+    live,
+    records,
+    timestamps,
+    tombstones_statement,
+    write_statement,
+)
+from cliquet.utils import msec_time
+
+__all__ = ["Storage", "load_from_config"]
+
+logger = logging.getLogger(__name__)
+
+# How long a rolled-back timestamp is remembered: by then the clock is far past it.
+_FLOOR_HORIZON_MS = 10 * 60 * 1000
+
+
+@dataclass
+class _UnitOfWork:
+    """A thread's open unit of work: its connection (opened on first use) and its stamps."""
+
+    connection: Connection | None = None
+    issued: dict[Key, int] = field(default_factory=dict)
+
+
+class Storage(StorageBase):
+    """Storage on a SQLAlchemy engine (see :func:`cliquet.sql.create_engine_from_url`).
+
+    Calls made between :meth:`begin` and :meth:`commit`/:meth:`rollback` by one thread share
+    one connection and transaction; any other call runs in a transaction of its own.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        # Highest timestamps handed out by rolled-back units of work, per collection: the
+        # database forgot them, yet the next write must still get a higher one.
+        self._floors: dict[Key, int] = {}
+        self._floors_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        url = self.engine.url.render_as_string(hide_password=True)
+        return f"<cliquet.storage.sql.Storage url={url!r}>"
+
+    # Units of work
+
+    def begin(self) -> None:
+        """Start the calling thread's unit of work; one left open is rolled back first.
+
+        The connection is taken from the pool on the first call that needs it.
+        """
+        self.rollback()
+        self._local.uow = _UnitOfWork()
+
+    def commit(self) -> None:
+        """Commit the calling thread's unit of work.
+
+        :raises StorageError: the commit failed; nothing was written.
+        """
+        uow = self._end_unit_of_work()
+        if uow is None or uow.connection is None:
+            return
+        try:
+            with translate_errors(StorageError):
+                try:
+                    uow.connection.commit()
+                finally:
+                    uow.connection.close()
+        except StorageError:
+            self._remember_floors(uow)
+            raise
+
+    def rollback(self) -> None:
+        """Undo the calling thread's unit of work; never raises.
+
+        A connection that fails to roll back is dropped, and the server rolls back with it.
+        """
+        uow = self._end_unit_of_work()
+        if uow is None:
+            return
+        self._remember_floors(uow)
+        if uow.connection is None:
+            return
+        try:
+            uow.connection.rollback()
+        except sa.exc.SQLAlchemyError:
+            logger.warning("storage.rollback.failed", exc_info=True)
+            uow.connection.invalidate()
+        finally:
+            uow.connection.close()
+
+    def _end_unit_of_work(self) -> _UnitOfWork | None:
+        uow: _UnitOfWork | None = getattr(self._local, "uow", None)
+        self._local.uow = None
+        return uow
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """The unit of work's connection, else a transaction of the call's own."""
+        uow: _UnitOfWork | None = getattr(self._local, "uow", None)
+        with translate_errors(StorageError):
+            if uow is None:
+                with self.engine.begin() as conn:
+                    yield conn
+                return
+            if uow.connection is None:
+                uow.connection = self.engine.connect()
+                uow.connection.begin()
+            yield uow.connection
+
+    def _hand_out(self, key: Key, stamp: int) -> None:
+        uow: _UnitOfWork | None = getattr(self._local, "uow", None)
+        if uow is not None:
+            uow.issued[key] = max(stamp, uow.issued.get(key, stamp))
+
+    def _remember_floors(self, uow: _UnitOfWork) -> None:
+        if not uow.issued:
+            return
+        horizon = msec_time() - _FLOOR_HORIZON_MS
+        with self._floors_lock:
+            for key, stamp in uow.issued.items():
+                self._floors[key] = max(stamp, self._floors.get(key, stamp))
+            for key in [k for k, stamp in self._floors.items() if stamp < horizon]:
+                del self._floors[key]
+
+    def _floor(self, key: Key) -> int:
+        with self._floors_lock:
+            return self._floors.get(key, 0)
+
+    # Timestamps
+
+    def _bump(
+        self,
+        conn: Connection,
+        key: Key,
+        *,
+        count: int = 1,
+        wished: int | None = None,
+        condition: ColumnElement[bool] | None = None,
+    ) -> int | None:
+        """Reserve ``count`` new timestamps (see :func:`bump_statement`); return the highest.
+
+        :returns: None when ``condition`` does not hold.
+        """
+        statement = bump_statement(
+            self.engine,
+            key,
+            count=count,
+            wished=wished,
+            floor=self._floor(key),
+            condition=condition,
+        )
+        stamp: int | None = conn.execute(statement).scalar()
+        if stamp is not None:
+            self._hand_out(key, stamp)
+        return stamp
+
+    def collection_timestamp(self, collection_id: str, parent_id: str) -> int:
+        key = (collection_id, parent_id)
+        query = sa.select(timestamps.c.last_modified).where(
+            timestamps.c.parent_id == parent_id, timestamps.c.collection_id == collection_id
+        )
+        with self._connect() as conn:
+            stamp = conn.execute(query).scalar()
+            if stamp is None:
+                floor = self._floor(key)
+                create = bump_statement(self.engine, key, floor=floor, only_create=True)
+                # None: another transaction created it meanwhile.
+                stamp = conn.execute(create).scalar() or conn.execute(query).scalar()
+                if stamp is None:
+                    raise StorageError("The collection timestamp vanished; try again")
+                self._hand_out(key, stamp)
+        return int(stamp)
+
+    # Administration
+
+    def initialize_schema(self, *, dry_run: bool = False) -> str:
+        """Create or upgrade the tables (the Alembic revisions of this component)."""
+        from cliquet.migration import migrate
+
+        with translate_errors(StorageError):
+            return migrate(self.engine, "storage", dry_run=dry_run)
+
+    def flush(self) -> None:
+        with self._connect() as conn:
+            conn.execute(sa.delete(records))
+            conn.execute(sa.delete(timestamps))
+        with self._floors_lock:
+            self._floors.clear()
+
+    def heartbeat(self) -> bool:
+        """Connect and resolve the records table, reading no row."""
+        probe = sa.select(sa.literal(1)).select_from(records).where(sa.false())
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(probe)
+        except Exception:
+            return False
+        return True
+
+    # Records
+
+    @staticmethod
+    def _record(row: Any, id_field: str, modified_field: str) -> dict[str, Any]:
+        return {**row.data, id_field: row.id, modified_field: row.last_modified}
+
+    def _unicity_checks(
+        self,
+        object_id: str,
+        data: dict[str, Any],
+        unique_fields: Sequence[str] | None,
+        id_field: str,
+        modified_field: str,
+    ) -> list[tuple[str, ColumnElement[bool]]]:
+        """``(field, condition)`` matching the other records that hold a unique value."""
+        queries = RecordQueries(
+            self.engine.dialect.name,
+            records.c,
+            id_field=id_field,
+            modified_field=modified_field,
+        )
+        return [
+            (name, sa.and_(queries.equals(name, data[name]), records.c.id != object_id))
+            for name in unique_fields or ()
+            if name not in (id_field, modified_field) and data.get(name) is not None
+        ]
+
+    def _raise_unicity(
+        self,
+        conn: Connection,
+        key: Key,
+        checks: list[tuple[str, ColumnElement[bool]]],
+        id_field: str,
+        modified_field: str,
+    ) -> None:
+        """Raise :class:`UnicityError` for the first check a live record fails."""
+        query = sa.select(records.c.id, records.c.data, records.c.last_modified)
+        for name, condition in checks:
+            row = conn.execute(query.where(live(key), condition).limit(1)).first()
+            if row is not None:
+                raise UnicityError(name, self._record(row, id_field, modified_field))
+        raise StorageError("Concurrent writes conflicted; try again")
+
+    def _write(
+        self,
+        key: Key,
+        object_id: str,
+        data: dict[str, Any],
+        checks: list[tuple[str, ColumnElement[bool]]],
+        *,
+        create: bool,
+        given_id: bool,
+        id_field: str,
+        modified_field: str,
+    ) -> dict[str, Any]:
+        """Store a live record under a new timestamp, unless a check finds a conflict.
+
+        Checked along with the timestamp bump, so that a conflict costs no timestamp, then
+        again while writing, under the collection's lock, against writers that raced.
+
+        :param create: a live record with this id is a conflict (else it is replaced).
+        :param given_id: the caller chose the id (a generated one is not checked first).
+        """
+        id_check = (id_field, records.c.id == object_id)
+        suspects = [id_check, *checks] if create else checks
+        guarded = suspects if given_id else checks
+        guard = None
+        if guarded:
+            guard = sa.not_(sa.exists().where(live(key), sa.or_(*(c for _, c in guarded))))
+        with self._connect() as conn:
+            stamp = self._bump(conn, key, condition=guard)
+            if stamp is not None:
+                statement = write_statement(
+                    self.engine,
+                    key,
+                    object_id,
+                    data,
+                    stamp,
+                    guard=guard,
+                    replace_live=not create,
+                )
+                if conn.execute(statement).first() is not None:
+                    return {**data, id_field: object_id, modified_field: stamp}
+            self._raise_unicity(conn, key, suspects, id_field, modified_field)
+        raise AssertionError("not reached")
+
+    def create(
+        self,
+        collection_id: str,
+        parent_id: str,
+        record: dict[str, Any],
+        *,
+        id_generator: Callable[[], str] | None = None,
+        unique_fields: Sequence[str] | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        auth: Any = None,
+    ) -> dict[str, Any]:
+        data = copy.deepcopy(record)
+        given = data.pop(id_field, None)
+        data.pop(modified_field, None)
+        object_id = given if given is not None else (id_generator or _uuid4)()
+        return self._write(
+            (collection_id, parent_id),
+            object_id,
+            data,
+            self._unicity_checks(object_id, data, unique_fields, id_field, modified_field),
+            create=True,
+            given_id=given is not None,
+            id_field=id_field,
+            modified_field=modified_field,
+        )
+
+    def get(
+        self,
+        collection_id: str,
+        parent_id: str,
+        object_id: str,
+        *,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        auth: Any = None,
+    ) -> dict[str, Any]:
+        query = sa.select(records.c.id, records.c.data, records.c.last_modified).where(
+            live((collection_id, parent_id)), records.c.id == object_id
+        )
+        with self._connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise RecordNotFoundError(object_id)
+        return self._record(row, id_field, modified_field)
+
+    def update(
+        self,
+        collection_id: str,
+        parent_id: str,
+        object_id: str,
+        record: dict[str, Any],
+        *,
+        unique_fields: Sequence[str] | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        auth: Any = None,
+    ) -> dict[str, Any]:
+        data = copy.deepcopy(record)
+        data.pop(id_field, None)
+        data.pop(modified_field, None)
+        return self._write(
+            (collection_id, parent_id),
+            object_id,
+            data,
+            self._unicity_checks(object_id, data, unique_fields, id_field, modified_field),
+            create=False,
+            given_id=True,
+            id_field=id_field,
+            modified_field=modified_field,
+        )
+
+    def delete(
+        self,
+        collection_id: str,
+        parent_id: str,
+        object_id: str,
+        *,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        deleted_field: str = DEFAULT_DELETED_FIELD,
+        with_deleted: bool = True,
+        auth: Any = None,
+        last_modified: int | None = None,
+    ) -> dict[str, Any]:
+        key = (collection_id, parent_id)
+        with self._connect() as conn:
+            # Bumped only if the record is there, so that a 404 costs no timestamp.
+            there = sa.exists().where(live(key), records.c.id == object_id)
+            stamp = self._bump(conn, key, wished=last_modified, condition=there)
+            statement = tombstones_statement(
+                key,
+                {object_id: stamp or 0},
+                deleted_field=deleted_field,
+                with_deleted=with_deleted,
+            )
+            # No row: not there, or deleted by a racing writer.
+            if stamp is None or conn.execute(statement).first() is None:
+                raise RecordNotFoundError(object_id)
+        return {id_field: object_id, modified_field: stamp, deleted_field: True}
+
+    def delete_all(
+        self,
+        collection_id: str,
+        parent_id: str,
+        *,
+        filters: Sequence[Filter] | None = None,
+        sorting: Sequence[Sort] | None = None,
+        pagination_rules: Sequence[Sequence[Filter]] | None = None,
+        limit: int | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        deleted_field: str = DEFAULT_DELETED_FIELD,
+        with_deleted: bool = True,
+        auth: Any = None,
+    ) -> list[dict[str, Any]]:
+        key = (collection_id, parent_id)
+        selection = Selection(
+            self.engine.dialect.name,
+            key,
+            filters=filters,
+            sorting=sorting,
+            pagination_rules=pagination_rules,
+            limit=limit,
+            id_field=id_field,
+            modified_field=modified_field,
+        )
+        with self._connect() as conn:
+            ids = list(conn.execute(selection.ids()).scalars())
+            if not ids:
+                return []
+            # One bump reserves a timestamp for each tombstone, in the selection's order.
+            last = self._bump(conn, key, count=len(ids))
+            assert last is not None
+            stamps = {object_id: last - len(ids) + 1 + n for n, object_id in enumerate(ids)}
+            done: set[str] = set()
+            for batch in chunked(ids):
+                statement = tombstones_statement(
+                    key,
+                    {i: stamps[i] for i in batch},
+                    deleted_field=deleted_field,
+                    with_deleted=with_deleted,
+                )
+                done.update(conn.execute(statement).scalars())
+        return [
+            {id_field: i, modified_field: stamps[i], deleted_field: True} for i in ids if i in done
+        ]
+
+    def purge_deleted(
+        self,
+        collection_id: str,
+        parent_id: str,
+        *,
+        before: int | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        auth: Any = None,
+    ) -> int:
+        statement = sa.delete(records).where(
+            in_collection((collection_id, parent_id)), records.c.deleted
+        )
+        if before is not None:
+            statement = statement.where(records.c.last_modified < before)
+        with self._connect() as conn:
+            return int(conn.execute(statement).rowcount)
+
+    def get_all(
+        self,
+        collection_id: str,
+        parent_id: str,
+        *,
+        filters: Sequence[Filter] | None = None,
+        sorting: Sequence[Sort] | None = None,
+        pagination_rules: Sequence[Sequence[Filter]] | None = None,
+        limit: int | None = None,
+        include_deleted: bool = False,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        deleted_field: str = DEFAULT_DELETED_FIELD,
+        auth: Any = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        selection = Selection(
+            self.engine.dialect.name,
+            (collection_id, parent_id),
+            filters=filters,
+            sorting=sorting,
+            pagination_rules=pagination_rules,
+            limit=limit,
+            id_field=id_field,
+            modified_field=modified_field,
+            include_deleted=include_deleted,
+        )
+        with self._connect() as conn:
+            rows = conn.execute(selection.listing()).all()
+        listed = [self._record(r, id_field, modified_field) for r in rows if r.id is not None]
+        return listed, int(rows[0].total)
+
+
+def _uuid4() -> str:
+    return str(uuid.uuid4())
+
+
+def load_from_config(config: Configurator) -> Storage:
+    """Build the storage from ``cliquet.storage_url`` (``sqlite:///path.db`` or PostgreSQL).
+
+    Pool settings: ``cliquet.storage_pool_size``, ``cliquet.storage_max_overflow``,
+    ``cliquet.storage_pool_timeout_seconds``, ``cliquet.storage_statement_timeout_ms`` (see
+    :func:`cliquet.sql.engine_settings`). Connects lazily.
+
+    :raises pyramid.exceptions.ConfigurationError: the URL is empty or not a database URL, or
+        SQLite is older than 3.35 (no ``RETURNING``).
+    """
+    engine = create_engine_from_url(**engine_settings(config.get_settings(), "storage"))
+    if engine.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+        raise ConfigurationError(
+            f"Setting 'cliquet.storage_url' names a SQLite database, but SQLite "
+            f"{sqlite3.sqlite_version} is older than 3.35, which the storage needs."
+        )
+    return Storage(engine)

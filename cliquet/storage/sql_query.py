@@ -1,0 +1,646 @@
+"""The SQL of the storage backend: its tables, and the statements its calls run.
+
+Nothing here touches a connection; :mod:`cliquet.storage.sql` runs these statements.
+
+Filters and sorts keep the semantics of :mod:`cliquet.storage.memory` (``order_key``,
+``matches``): JSON values compare in a total order over their types, null < booleans < numbers
+< strings < arrays < objects, and a missing field sorts as null but matches only ``NOT``,
+``EXCLUDE`` and ``HAS false``. Neither SQLite nor PostgreSQL orders JSON that way, so a field is
+read as a *rank* (its type's place in that order, SQL NULL when missing) plus one *typed* value
+per rank (the boolean, number, string... NULL when of another type); comparing with a value of
+rank ``r`` is "rank below ``r``, or rank ``r`` and typed value below", evaluated by the
+database on each row.
+
+Within arrays and within objects the order is the database's (PostgreSQL's ``jsonb`` order,
+SQLite's JSON text), not Python's element-wise one; equality of arrays and objects is exact on
+PostgreSQL and compares canonical JSON text on SQLite, where ``[1]`` and ``[1.0]`` differ.
+"""
+
+from __future__ import annotations
+
+import json
+import operator as op
+from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import expression
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import ColumnElement
+
+from cliquet.sql import bytewise_text, epoch_now, upsert
+from cliquet.storage import COMPARISON, Filter, Sort
+
+__all__ = [
+    "Document",
+    "Key",
+    "RecordColumns",
+    "RecordQueries",
+    "bump_statement",
+    "canonical_json",
+    "in_collection",
+    "live",
+    "metadata",
+    "records",
+    "Selection",
+    "timestamps",
+    "tombstones_statement",
+    "write_statement",
+]
+
+Key = tuple[str, str]  # (collection_id, parent_id)
+
+# A JSON value's rank in the cross-type order (as in cliquet.storage.memory.order_key).
+NULL, BOOLEAN, NUMBER, STRING, ARRAY, OBJECT, OTHER = range(7)
+
+# The type names of each rank: SQLite's json_type(), PostgreSQL's jsonb_typeof().
+_SQLITE_TYPES: tuple[tuple[str, ...], ...] = (
+    ("null",),
+    ("true", "false"),
+    ("integer", "real"),
+    ("text",),
+    ("array",),
+    ("object",),
+)
+_POSTGRESQL_TYPES: tuple[tuple[str, ...], ...] = (
+    ("null",),
+    ("boolean",),
+    ("number",),
+    ("string",),
+    ("array",),
+    ("object",),
+)
+_INT64 = 2**63
+
+
+def canonical_json(value: Any) -> str:
+    """The JSON text SQLite stores: compact, sorted keys, so that equal objects are equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class Document(sa.types.TypeDecorator[dict[str, Any]]):
+    """A record's fields: JSONB on PostgreSQL, canonical JSON text (JSON1) on SQLite."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(sa.Text())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value  # JSONB serializes
+        return canonical_json(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return json.loads(value)
+
+
+metadata = sa.MetaData()
+
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("parent_id", sa.Text(), primary_key=True),
+    sa.Column("collection_id", sa.Text(), primary_key=True),
+    # Code point order, as the memory backend sorts ids.
+    sa.Column("id", bytewise_text(), primary_key=True),
+    # The fields but the id and last_modified; {deleted_field: true} for a tombstone.
+    sa.Column("data", Document(), nullable=False),
+    sa.Column("last_modified", sa.BigInteger(), nullable=False),
+    sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # Serves the default order (newest first), _since/_before and tombstone purges.
+    sa.Index(
+        "idx_records_parent_id_collection_id_last_modified",
+        "parent_id",
+        "collection_id",
+        "last_modified",
+    ),
+)
+
+# Each collection's current timestamp: survives purges, stays put while empty.
+timestamps = sa.Table(
+    "timestamps",
+    metadata,
+    sa.Column("parent_id", sa.Text(), primary_key=True),
+    sa.Column("collection_id", sa.Text(), primary_key=True),
+    sa.Column("last_modified", sa.BigInteger(), nullable=False),
+)
+
+
+def in_collection(key: Key) -> ColumnElement[bool]:
+    collection_id, parent_id = key
+    return sa.and_(records.c.parent_id == parent_id, records.c.collection_id == collection_id)
+
+
+def live(key: Key) -> ColumnElement[bool]:
+    return sa.and_(in_collection(key), sa.not_(records.c.deleted))
+
+
+# The columns a query reads (id, data, last_modified): the records table's, or a subquery's.
+RecordColumns = ReadOnlyColumnCollection[str, Any]
+
+
+_PYTHON_RANKS: tuple[tuple[type | tuple[type, ...], int], ...] = (
+    (type(None), NULL),
+    (bool, BOOLEAN),  # before int, its base class
+    ((int, float), NUMBER),
+    (str, STRING),
+    ((list, tuple), ARRAY),
+    (dict, OBJECT),
+)
+
+
+def _rank_of(value: Any) -> int:
+    return next((rank for types, rank in _PYTHON_RANKS if isinstance(value, types)), OTHER)
+
+
+class _Field:
+    """One field of the records as the database sees it: a rank and typed values."""
+
+    #: The rank as a SQL expression (NULL when the field is missing), or a constant.
+    rank: ColumnElement[Any] | int
+
+    def typed(self, rank: int) -> ColumnElement[Any] | None:
+        """The value when it has this rank (else SQL NULL); None when it never has it."""
+        raise NotImplementedError
+
+    def literal(self, rank: int, value: Any) -> ColumnElement[Any]:
+        """``value`` (of that rank) as a SQL value comparable with :meth:`typed`."""
+        raise NotImplementedError
+
+    def like_text(self) -> ColumnElement[Any] | None:
+        return self.typed(STRING)
+
+
+class _Column(_Field):
+    """A real, indexed column (``id``, ``last_modified``): never missing, of one rank."""
+
+    def __init__(self, column: ColumnElement[Any], rank: int) -> None:
+        self.column = column
+        self.rank = rank
+
+    def typed(self, rank: int) -> ColumnElement[Any] | None:
+        return self.column if rank == self.rank else None
+
+    def literal(self, rank: int, value: Any) -> ColumnElement[Any]:
+        if rank == STRING:
+            return sa.literal(value, sa.Text())
+        if isinstance(value, float) and value.is_integer() and abs(value) < _INT64:
+            value = int(value)  # so that the comparison stays on the column's index
+        if isinstance(value, int) and -_INT64 <= value < _INT64:
+            return sa.literal(value, sa.BigInteger())
+        return sa.literal(value, sa.Numeric() if isinstance(value, int) else sa.Float())
+
+
+class _JSONPath(_Field):
+    """A path into the JSON document, typed by the database's name for each value's type."""
+
+    TYPES: tuple[tuple[str, ...], ...]
+
+    def __init__(self, type_name: ColumnElement[str]) -> None:
+        self.type = type_name
+        ranks = {name: rank for rank, names in enumerate(self.TYPES) for name in names}
+        self.rank = sa.case(ranks, value=type_name)
+
+    def _when(self, *ranks: int, then: ColumnElement[Any]) -> ColumnElement[Any]:
+        # CASE, so that a cast or an extraction is never tried on a value of another type.
+        names = [name for rank in ranks for name in self.TYPES[rank]]
+        return sa.case((self.type.in_(names), then))
+
+
+class _PostgreSQLPath(_JSONPath):
+    """A path into the JSONB document; ``->`` with text keys only descends into objects."""
+
+    TYPES = _POSTGRESQL_TYPES
+
+    def __init__(self, data: ColumnElement[Any], parts: Sequence[str]) -> None:
+        value: ColumnElement[Any] = sa.type_coerce(data, JSONB)
+        for part in parts:
+            value = value.op("->", return_type=JSONB())(sa.literal(part, sa.Text()))
+        self.value = value
+        super().__init__(sa.func.jsonb_typeof(value, type_=sa.Text()))
+
+    def typed(self, rank: int) -> ColumnElement[Any] | None:
+        if rank == BOOLEAN:
+            return self._when(BOOLEAN, then=sa.cast(self.value, sa.Boolean()))
+        if rank == NUMBER:
+            return self._when(NUMBER, then=sa.cast(self.value, sa.Numeric()))
+        if rank == STRING:
+            return sa.collate(self.like_text(), "C")  # code point order, as Python's
+        if rank in (ARRAY, OBJECT):
+            return self._when(ARRAY, OBJECT, then=self.value)
+        return None
+
+    def like_text(self) -> ColumnElement[Any]:
+        # Without COLLATE "C", so that ILIKE folds the case of any letter, not only ASCII.
+        text = self.value.op("#>>", return_type=sa.Text())(sa.literal_column("'{}'"))
+        return self._when(STRING, then=text)
+
+    def literal(self, rank: int, value: Any) -> ColumnElement[Any]:
+        if rank == BOOLEAN:
+            return sa.literal(value, sa.Boolean())
+        if rank == NUMBER:
+            # Exact, as Python compares ints with floats: no float8 rounding of big ints.
+            number = Decimal(repr(value)) if isinstance(value, float) else value
+            return sa.literal(number, sa.Numeric())
+        if rank == STRING:
+            return sa.literal(value, sa.Text())
+        return sa.cast(sa.literal(json.dumps(value), sa.Text()), JSONB())
+
+
+class _SQLitePath(_JSONPath):
+    """A path into the JSON text, read with ``json_type``/``json_extract`` (JSON1)."""
+
+    TYPES = _SQLITE_TYPES
+
+    def __init__(self, data: ColumnElement[Any], parts: Sequence[str]) -> None:
+        # Quoted labels only address object members, whatever the key holds ("0", "a.b"...);
+        # SQLite cannot quote a key containing a double quote: such a field reads as missing.
+        path = sa.literal("$" + "".join(f'."{part}"' for part in parts), sa.Text())
+        self.value = sa.func.json_extract(data, path)
+        super().__init__(sa.func.json_type(data, path, type_=sa.Text()))
+
+    def typed(self, rank: int) -> ColumnElement[Any] | None:
+        if rank == BOOLEAN:
+            return sa.case({"true": 1, "false": 0}, value=self.type)
+        if rank in (NUMBER, STRING):
+            return self._when(rank, then=self.value)
+        if rank in (ARRAY, OBJECT):
+            return self._when(ARRAY, OBJECT, then=self.value)  # compact JSON text
+        return None
+
+    def literal(self, rank: int, value: Any) -> ColumnElement[Any]:
+        if rank == BOOLEAN:
+            return sa.literal(int(value), sa.Integer())
+        if rank == NUMBER:
+            if isinstance(value, int) and not -_INT64 <= value < _INT64:
+                value = float(value)  # SQLite integers are 64-bit
+            return sa.literal(value)
+        if rank == STRING:
+            return sa.literal(value, sa.Text())
+        return sa.literal(canonical_json(value), sa.Text())
+
+
+def _like_pattern(pattern: str) -> str:
+    if "*" not in pattern:
+        pattern = f"*{pattern}*"
+    escaped = (
+        part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        for part in pattern.split("*")
+    )
+    return "%".join(escaped)
+
+
+def _constant(value: bool) -> ColumnElement[bool]:
+    return sa.true() if value else sa.false()
+
+
+def _rank_test(field: _Field, operator: str, rank: int) -> ColumnElement[bool]:
+    """``field.rank <operator> rank``, folded to a constant for a column."""
+    compare = {"<": op.lt, ">": op.gt, "==": op.eq}[operator]
+    if isinstance(field.rank, int):
+        return _constant(compare(field.rank, rank))
+    result: ColumnElement[bool] = compare(field.rank, rank)
+    return result
+
+
+def _never_null(field: _Field, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    # A missing field makes JSON conditions NULL; NOT NULL would be NULL too, not true.
+    if isinstance(field.rank, int):
+        return condition
+    return sa.func.coalesce(condition, sa.false(), type_=sa.Boolean())
+
+
+class RecordQueries:
+    """Builds the conditions and sort keys of one call over some record columns.
+
+    Fields named like the call's ``id_field`` and ``modified_field`` are the real columns, so
+    that their filters and sorts use the indexes; any other field is a dotted path into the
+    JSON document.
+    """
+
+    def __init__(
+        self,
+        dialect_name: str,
+        columns: RecordColumns,
+        *,
+        id_field: str,
+        modified_field: str,
+    ) -> None:
+        self._path = _PostgreSQLPath if dialect_name == "postgresql" else _SQLitePath
+        self._columns = columns
+        self._id_field = id_field
+        self._modified_field = modified_field
+
+    def _field(self, parts: Sequence[str]) -> _Field:
+        if len(parts) == 1 and parts[0] == self._id_field:
+            return _Column(self._columns.id, STRING)
+        if len(parts) == 1 and parts[0] == self._modified_field:
+            return _Column(self._columns.last_modified, NUMBER)
+        return self._path(self._columns.data, parts)
+
+    def filter(self, condition: Filter) -> ColumnElement[bool]:
+        """The SQL form of :func:`cliquet.storage.memory.matches`."""
+        field = self._field(condition.field.split("."))
+        return _condition(field, condition.operator, condition.value)
+
+    def all_of(self, filters: Sequence[Filter] | None) -> list[ColumnElement[bool]]:
+        return [self.filter(f) for f in filters or ()]
+
+    def any_of(self, rules: Sequence[Sequence[Filter]] | None) -> ColumnElement[bool] | None:
+        """Pagination rules: a record is kept when all filters of any rule match."""
+        if not rules:
+            return None
+        return sa.or_(*(sa.and_(*self.all_of(rule)) for rule in rules))
+
+    def equals(self, top_level_field: str, value: Any) -> ColumnElement[bool]:
+        """Equality on a top-level field (dots included), as unique fields are checked."""
+        return _condition(self._field([top_level_field]), COMPARISON.EQ, value)
+
+    def order_by(self, sorting: Sequence[Sort]) -> list[ColumnElement[Any]]:
+        """Sort keys, then newest first and the id, as the memory backend's stable sorts."""
+        keys: list[ColumnElement[Any]] = []
+        for rule in sorting:
+            field = self._field(rule.field.split("."))
+            if isinstance(field, _Column):
+                parts = [field.column]
+            else:
+                assert not isinstance(field.rank, int)
+                # Missing sorts as null; within a rank, only that rank's typed value is set.
+                parts = [sa.func.coalesce(field.rank, NULL)]
+                typed = (field.typed(r) for r in (BOOLEAN, NUMBER, STRING, ARRAY))
+                parts += [t for t in typed if t is not None]
+            keys += [part.asc() if rule.direction == 1 else part.desc() for part in parts]
+        keys += [self._columns.last_modified.desc(), self._columns.id.asc()]
+        return keys
+
+
+def _condition(field: _Field, operator: COMPARISON, value: Any) -> ColumnElement[bool]:
+    if operator is COMPARISON.HAS:
+        present = _never_null(field, _rank_test(field, ">", NULL))
+        return present if value else sa.not_(present)
+    if operator is COMPARISON.LIKE:
+        text = field.like_text()
+        if text is None:
+            return sa.false()
+        return _never_null(field, text.ilike(_like_pattern(value), escape="\\"))
+    if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
+        found = _never_null(field, _in(field, value))
+        return found if operator is COMPARISON.IN else sa.not_(found)
+    equal = _never_null(field, _equal(field, value))
+    if operator is COMPARISON.EQ:
+        return equal
+    if operator is COMPARISON.NOT:
+        return sa.not_(equal)
+    return _never_null(field, _inequality(field, operator, value))
+
+
+def _equal(field: _Field, value: Any) -> ColumnElement[bool]:
+    rank = _rank_of(value)
+    if rank in (NULL, OTHER):
+        return _rank_test(field, "==", rank)
+    typed = field.typed(rank)
+    if typed is None:
+        return sa.false()
+    # Each typed value is set only for its own rank: equal values imply equal ranks.
+    return typed == field.literal(rank, value)
+
+
+def _in(field: _Field, values: Sequence[Any]) -> ColumnElement[bool]:
+    by_rank: dict[int, list[Any]] = {}
+    for value in values:
+        by_rank.setdefault(_rank_of(value), []).append(value)
+    clauses = []
+    for rank, group in by_rank.items():
+        typed = field.typed(rank)
+        if rank in (NULL, OTHER):
+            clauses.append(_rank_test(field, "==", rank))
+        elif typed is not None:
+            clauses.append(typed.in_([field.literal(rank, v) for v in group]))
+    return sa.or_(sa.false(), *clauses)
+
+
+def _inequality(field: _Field, operator: COMPARISON, value: Any) -> ColumnElement[bool]:
+    rank = _rank_of(value)
+    below = operator in (COMPARISON.LT, COMPARISON.MAX)
+    other_ranks = _rank_test(field, "<" if below else ">", rank)
+    typed = field.typed(rank)
+    if rank == NULL or typed is None:
+        # Nulls are all equal; ranks no record value has are compared as ranks only.
+        inclusive = operator in (COMPARISON.MIN, COMPARISON.MAX)
+        same = _rank_test(field, "==", rank) if inclusive and rank == NULL else sa.false()
+        return sa.or_(other_ranks, same)
+    literal = field.literal(rank, value)
+    same_rank = {
+        COMPARISON.LT: lambda: typed < literal,
+        COMPARISON.MAX: lambda: typed <= literal,
+        COMPARISON.GT: lambda: typed > literal,
+        COMPARISON.MIN: lambda: typed >= literal,
+    }[operator]()
+    return sa.or_(other_ranks, same_rank)
+
+
+# Statements
+
+
+class _greatest(expression.FunctionElement[int]):
+    """``GREATEST(a, b, ...)``; SQLite spells it ``MAX(a, b, ...)`` (two arguments or more)."""
+
+    type = sa.BigInteger()
+    name = "greatest"
+    inherit_cache = True
+
+
+@compiles(_greatest)
+def _compile_greatest(element: _greatest, compiler: Any, **kw: Any) -> str:
+    return f"GREATEST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_greatest, "sqlite")
+def _compile_greatest_sqlite(element: _greatest, compiler: Any, **kw: Any) -> str:
+    return f"MAX({compiler.process(element.clauses, **kw)})"
+
+
+def _now_ms() -> ColumnElement[int]:
+    """The database's clock in epoch milliseconds: one clock for every worker."""
+    return sa.cast(epoch_now() * 1000, sa.BigInteger())
+
+
+def _stamp(value: int) -> ColumnElement[int]:
+    return sa.literal(value, sa.BigInteger())
+
+
+def _insert(
+    engine: Engine, table: sa.Table, row: dict[str, Any], where: ColumnElement[bool] | None
+) -> Any:
+    """``INSERT INTO table SELECT row WHERE where``: an insert that may insert nothing."""
+    values = sa.select(*row.values()).where(sa.true() if where is None else where)
+    return upsert(engine, table).from_select(list(row), values)
+
+
+def bump_statement(
+    engine: Engine,
+    key: Key,
+    *,
+    count: int = 1,
+    wished: int | None = None,
+    floor: int = 0,
+    condition: ColumnElement[bool] | None = None,
+    only_create: bool = False,
+) -> Any:
+    """Reserve ``count`` timestamps for a collection; the statement returns the highest.
+
+    An atomic upsert of the collection's timestamps row to ``max(now_ms, previous + 1)`` (or
+    ``wished`` when above the previous one), which locks the row until the transaction ends.
+
+    :param floor: no timestamp at or below it (one handed out, then rolled back).
+    :param condition: bump only if this holds, in the same statement; else no row returned.
+    :param only_create: give a collection never written to its first timestamp, and leave
+        an existing one alone (no row returned).
+    """
+    collection_id, parent_id = key
+    previous = timestamps.c.last_modified
+    now = _now_ms()
+    initial: ColumnElement[int]
+    updated: ColumnElement[int]
+    if wished is not None and wished > floor:
+        initial = _stamp(wished)
+        updated = sa.case((previous < wished, initial), else_=_greatest(now, previous + 1))
+    else:
+        lowest = [now + (count - 1)] if count > 1 else [now]
+        if floor:
+            lowest.append(_stamp(floor + count))
+        initial = _greatest(*lowest) if len(lowest) > 1 else lowest[0]
+        updated = _greatest(*lowest, previous + count)
+    row = {
+        "parent_id": sa.literal(parent_id, sa.Text()),
+        "collection_id": sa.literal(collection_id, sa.Text()),
+        "last_modified": initial,
+    }
+    insert = _insert(engine, timestamps, row, condition)
+    if only_create:
+        return insert.on_conflict_do_nothing().returning(previous)
+    return insert.on_conflict_do_update(
+        index_elements=[timestamps.c.parent_id, timestamps.c.collection_id],
+        set_={"last_modified": updated},
+    ).returning(previous)
+
+
+def write_statement(
+    engine: Engine,
+    key: Key,
+    object_id: str,
+    data: dict[str, Any],
+    stamp: int,
+    *,
+    guard: ColumnElement[bool] | None,
+    replace_live: bool,
+) -> Any:
+    """Store a live record; the statement returns its id, or no row when not written.
+
+    :param guard: write only if this holds (no unique value taken).
+    :param replace_live: replace a live record with this id (else only a tombstone).
+    """
+    collection_id, parent_id = key
+    row = {
+        "parent_id": sa.literal(parent_id, sa.Text()),
+        "collection_id": sa.literal(collection_id, sa.Text()),
+        "id": sa.literal(object_id, sa.Text()),
+        "data": sa.literal(data, Document()),
+        "last_modified": _stamp(stamp),
+        "deleted": sa.false(),
+    }
+    insert = _insert(engine, records, row, guard)
+    return insert.on_conflict_do_update(
+        index_elements=[records.c.parent_id, records.c.collection_id, records.c.id],
+        set_={
+            "data": insert.excluded.data,
+            "last_modified": insert.excluded.last_modified,
+            "deleted": sa.false(),
+        },
+        where=None if replace_live else records.c.deleted,
+    ).returning(records.c.id)
+
+
+def tombstones_statement(
+    key: Key, stamps: Mapping[str, int], *, deleted_field: str, with_deleted: bool
+) -> Any:
+    """Turn live records into tombstones, each with its stamp; returns their ids."""
+    where = sa.and_(live(key), records.c.id.in_(list(stamps)))
+    if not with_deleted:
+        return sa.delete(records).where(where).returning(records.c.id)
+    stamp = sa.case({i: _stamp(s) for i, s in stamps.items()}, value=records.c.id)
+    return (
+        sa.update(records)
+        .where(where)
+        .values(deleted=True, data={deleted_field: True}, last_modified=stamp)
+        .returning(records.c.id)
+    )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The records a ``get_all`` or ``delete_all`` call selects, and their order."""
+
+    dialect_name: str
+    key: Key
+    _: KW_ONLY
+    filters: Sequence[Filter] | None
+    sorting: Sequence[Sort] | None
+    pagination_rules: Sequence[Sequence[Filter]] | None
+    limit: int | None
+    id_field: str
+    modified_field: str
+    include_deleted: bool = False
+
+    def _queries(self, columns: RecordColumns) -> RecordQueries:
+        return RecordQueries(
+            self.dialect_name, columns, id_field=self.id_field, modified_field=self.modified_field
+        )
+
+    def _page(self, *columns: Any, ordered: bool) -> sa.Select[Any]:
+        queries = self._queries(records.c)
+        rules = queries.any_of(self.pagination_rules)
+        page = sa.select(*columns).where(
+            in_collection(self.key) if self.include_deleted else live(self.key),
+            *queries.all_of(self.filters),
+            sa.true() if rules is None else rules,
+        )
+        if ordered or self.limit is not None:
+            page = page.order_by(*queries.order_by(self.sorting or ())).limit(self.limit)
+        return page
+
+    def ids(self) -> sa.Select[Any]:
+        """The selected ids, in order."""
+        return self._page(records.c.id, ordered=True)
+
+    def listing(self) -> sa.Select[Any]:
+        """``get_all`` in one statement: the count of live matches joined to the page.
+
+        Rows are ``(total, id, data, last_modified)``; an empty page is one row of NULLs but
+        ``total``, so that the count comes back with it.
+        """
+        total = (
+            sa.select(sa.func.count().label("total"))
+            .select_from(records)
+            .where(live(self.key), *self._queries(records.c).all_of(self.filters))
+            .subquery("total")
+        )
+        columns = (records.c.id, records.c.data, records.c.last_modified)
+        page = self._page(*columns, ordered=False).subquery("page")
+        # The join loses the page's order: its (few) rows are sorted again.
+        return (
+            sa.select(total.c.total, page.c.id, page.c.data, page.c.last_modified)
+            .select_from(total.outerjoin(page, sa.true()))
+            .order_by(*self._queries(page.c).order_by(self.sorting or ()))
+        )

@@ -1,0 +1,579 @@
+"""The SQL storage on SQLite (a file) and PostgreSQL, and its PostgreSQL alias module."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from pyramid.config import Configurator
+from pyramid.exceptions import ConfigurationError
+
+from cliquet.storage import (
+    COMPARISON,
+    Filter,
+    RecordNotFoundError,
+    Sort,
+    StorageError,
+    UnicityError,
+    memory,
+    sql_query,
+)
+from cliquet.storage import postgresql as postgresql_storage
+from cliquet.storage import sql as sql_storage
+from cliquet.testing.storage import StorageTest, TransactionalStorageTest
+from cliquet.testing.web import build_app
+
+CID, PID = "articles", "alice"
+DEAD_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:1/x"
+# Short enough for the dead-server tests to be quick.
+FAST_FAILURE = {"cliquet.storage_pool_timeout_seconds": "2"}
+
+
+def _build(url: str, **settings: Any) -> sql_storage.Storage:
+    config = Configurator(settings={"cliquet.storage_url": url, **settings})
+    return sql_storage.load_from_config(config)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'storage.db'}"
+
+
+def _ready(url: str) -> Iterator[sql_storage.Storage]:
+    backend = _build(url)
+    backend.initialize_schema()
+    backend.flush()
+    yield backend
+    backend.rollback()
+    backend.flush()
+    backend.engine.dispose()
+
+
+class TestSQLiteStorage(StorageTest, TransactionalStorageTest):
+    @pytest.fixture
+    def storage(self, sqlite_url: str) -> Iterator[sql_storage.Storage]:
+        yield from _ready(sqlite_url)
+
+
+@pytest.mark.postgresql
+class TestPostgreSQLStorage(StorageTest, TransactionalStorageTest):
+    @pytest.fixture
+    def storage(self, postgresql_url: str) -> Iterator[sql_storage.Storage]:
+        yield from _ready(postgresql_url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def sql_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """A database URL per dialect: a SQLite file, a throw-away PostgreSQL database."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgresql_url")
+        return url
+    return sqlite_url
+
+
+@pytest.fixture
+def storage(sql_url: str) -> Iterator[sql_storage.Storage]:
+    yield from _ready(sql_url)
+
+
+class _Statements:
+    """The SQL statements an engine runs, with their parameters."""
+
+    def __init__(self, engine: sa.engine.Engine) -> None:
+        self.seen: list[tuple[str, Any]] = []
+        self.engine = engine
+        sa.event.listen(engine, "before_cursor_execute", self._record)
+
+    def _record(self, conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        self.seen.append((statement, parameters))
+
+    def close(self) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+# Same answers as the memory backend, the reference of the semantics.
+
+MIXED_VALUES: list[Any] = [
+    None,
+    False,
+    True,
+    0,
+    1,
+    1.0,
+    2.5,
+    -3,
+    10**15,
+    "",
+    "a",
+    "B",
+    "é",
+    "abc",
+    "a%b",
+    "a_b",
+    "Z",
+    [1, 2],
+    {"a": 1, "b": [True]},
+]
+_MISSING = object()
+
+
+def _mixed_records(storage: Any) -> None:
+    for n, value in enumerate([*MIXED_VALUES, _MISSING]):
+        record: dict[str, Any] = {"name": f"r{n}", "nested": {"deep": {}}}
+        if value is not _MISSING:
+            record["v"] = value
+            record["nested"]["deep"]["v"] = value
+        storage.create(CID, PID, record)
+
+
+@pytest.fixture
+def both(storage: sql_storage.Storage) -> tuple[sql_storage.Storage, memory.Storage]:
+    reference = memory.Storage()
+    _mixed_records(storage)
+    _mixed_records(reference)
+    return storage, reference
+
+
+def _names(storage: Any, **kwargs: Any) -> list[str]:
+    return [r["name"] for r in storage.get_all(CID, PID, **kwargs)[0]]
+
+
+_SCALARS = [v for v in MIXED_VALUES if not isinstance(v, (list, dict))]
+COMPARED_FILTERS = (
+    [
+        Filter(field, value, operator)
+        for field in ("v", "nested.deep.v")
+        for operator in (COMPARISON.EQ, COMPARISON.NOT, COMPARISON.LT, COMPARISON.MIN)
+        for value in _SCALARS
+    ]
+    + [
+        Filter("v", value, operator)
+        for operator in (COMPARISON.GT, COMPARISON.MAX, COMPARISON.EQ, COMPARISON.NOT)
+        # Arrays and objects: across types and equality only (see cliquet.storage.sql_query).
+        for value in ([1, 2], {"b": [True], "a": 1}, 4.5, "b", None)
+    ]
+    + [
+        Filter("v", [1, "a", None, True], COMPARISON.IN),
+        Filter("v", [1.0, "é", [1, 2], {"a": 1, "b": [True]}], COMPARISON.IN),
+        Filter("v", [0, False, ""], COMPARISON.EXCLUDE),
+        Filter("v", [], COMPARISON.IN),
+        Filter("v", [], COMPARISON.EXCLUDE),
+        Filter("v", True, COMPARISON.HAS),
+        Filter("nested.deep.v", False, COMPARISON.HAS),
+        Filter("nested.deep", True, COMPARISON.HAS),
+        Filter("v", "A", COMPARISON.LIKE),
+        Filter("v", "a*", COMPARISON.LIKE),
+        Filter("v", "*B", COMPARISON.LIKE),
+        Filter("v", "a%b", COMPARISON.LIKE),
+        Filter("v", "a_b", COMPARISON.LIKE),
+        Filter("v", "_", COMPARISON.LIKE),
+        Filter("v", "%", COMPARISON.LIKE),
+        Filter("v", "1", COMPARISON.LIKE),
+        Filter("name", "r1*", COMPARISON.LIKE),
+        Filter("v.a", 1, COMPARISON.EQ),
+        Filter("v.0", 1, COMPARISON.EQ),
+        Filter("v.b", [True], COMPARISON.EQ),
+    ]
+)
+
+
+def test_filters_match_like_the_memory_backend(both: tuple[Any, Any]) -> None:
+    # One test for the few hundred filters: the records are written once.
+    storage, reference = both
+    wrong = [
+        condition
+        for condition in COMPARED_FILTERS
+        if set(_names(storage, filters=[condition])) != set(_names(reference, filters=[condition]))
+    ]
+    assert wrong == []
+
+
+def test_sorts_like_the_memory_backend(both: tuple[Any, Any]) -> None:
+    storage, reference = both
+    for field in ["v", "nested.deep.v", "name"]:
+        for sorting in ([Sort(field, 1)], [Sort(field, -1)], [Sort(field, -1), Sort("name", 1)]):
+            expected = _names(reference, sorting=sorting)
+            assert _names(storage, sorting=sorting) == expected, sorting
+            assert _names(storage, sorting=sorting, limit=5) == expected[:5], sorting
+
+
+def test_filters_on_id_and_last_modified_of_other_types(both: tuple[Any, Any]) -> None:
+    storage, reference = both
+    some = storage.get_all(CID, PID, limit=3)[0][-1]
+    for condition in [
+        Filter("id", 5, COMPARISON.GT),
+        Filter("id", 5, COMPARISON.LT),
+        Filter("id", None, COMPARISON.MIN),
+        Filter("id", [some["id"], 3], COMPARISON.IN),
+        Filter("id", some["id"][:8], COMPARISON.LIKE),
+        Filter("last_modified", "x", COMPARISON.LT),
+        Filter("last_modified", True, COMPARISON.GT),
+        Filter("last_modified", some["last_modified"] + 0.5, COMPARISON.LT),
+        Filter("last_modified", float(some["last_modified"]), COMPARISON.MIN),
+        Filter("last_modified", 2**70, COMPARISON.LT),
+        Filter("last_modified", False, COMPARISON.HAS),
+        Filter("last_modified", "1*", COMPARISON.LIKE),
+    ]:
+        expected = {
+            r["name"] for r in storage.get_all(CID, PID)[0] if memory.matches(r, condition)
+        }
+        assert set(_names(storage, filters=[condition])) == expected, condition
+
+
+def test_sort_on_id(storage: sql_storage.Storage) -> None:
+    for object_id in ["b", "a", "é", "B", "aa", "\U0001f600"]:
+        storage.create(CID, PID, {"id": object_id})
+    listed = [r["id"] for r in storage.get_all(CID, PID, sorting=[Sort("id", 1)])[0]]
+    assert listed == sorted(listed)
+
+
+def test_equal_objects_ignore_key_order(storage: sql_storage.Storage) -> None:
+    storage.create(CID, PID, {"id": "x", "v": {"b": 1, "a": {"d": 2, "c": 3}}})
+    condition = Filter("v", {"a": {"c": 3, "d": 2}, "b": 1}, COMPARISON.EQ)
+    assert [r["id"] for r in storage.get_all(CID, PID, filters=[condition])[0]] == ["x"]
+
+
+def test_unique_fields_are_top_level_names(storage: sql_storage.Storage) -> None:
+    unique: dict[str, Any] = {"unique_fields": ["a.b"]}
+    taken = storage.create(CID, PID, {"a.b": 1, "a": {"b": 2}}, **unique)
+    storage.create(CID, PID, {"a.b": 2}, **unique)
+    with pytest.raises(UnicityError) as raised:
+        storage.create(CID, PID, {"a.b": 1.0}, **unique)
+    assert raised.value.record == taken
+
+
+def test_large_numbers_and_text(storage: sql_storage.Storage) -> None:
+    big = 2**64 + 1
+    storage.create(CID, PID, {"id": "big", "v": big, "t": "x" * 10_000})
+    assert storage.get(CID, PID, "big")["v"] == big
+    listed = storage.get_all(CID, PID, filters=[Filter("v", 2**63, COMPARISON.GT)])[0]
+    assert [r["id"] for r in listed] == ["big"]
+
+
+# Timestamps and units of work
+
+
+def test_a_rolled_back_timestamp_is_never_handed_out_again(storage: sql_storage.Storage) -> None:
+    record = storage.create(CID, PID, {})
+    far = record["last_modified"] + 3_600_000
+    storage.begin()
+    assert storage.delete(CID, PID, record["id"], last_modified=far)["last_modified"] == far
+    storage.rollback()
+    assert storage.collection_timestamp(CID, PID) == record["last_modified"]
+    assert storage.create(CID, PID, {})["last_modified"] > far
+
+
+def test_failed_writes_cost_no_timestamp(storage: sql_storage.Storage) -> None:
+    storage.create(CID, PID, {"id": "a", "email": "a@example.com"})
+    before = storage.collection_timestamp(CID, PID)
+    storage.begin()
+    with pytest.raises(UnicityError):
+        storage.create(CID, PID, {"id": "a"})
+    with pytest.raises(UnicityError):
+        storage.create(CID, PID, {"email": "a@example.com"}, unique_fields=["email"])
+    with pytest.raises(UnicityError):
+        storage.update(CID, PID, "b", {"email": "a@example.com"}, unique_fields=["email"])
+    with pytest.raises(RecordNotFoundError):
+        storage.delete(CID, PID, "unknown")
+    storage.commit()
+    assert storage.collection_timestamp(CID, PID) == before
+
+
+def test_units_of_work_are_per_thread(storage: sql_storage.Storage) -> None:
+    storage.begin()
+    storage.create(CID, PID, {"id": "mine"})
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Another thread runs outside the unit of work and does not see its writes.
+        seen = pool.submit(lambda: storage.get_all(CID, PID)[1]).result()
+        assert seen == 0
+        pool.submit(storage.rollback).result()  # not that thread's to end
+    storage.commit()
+    assert storage.get(CID, PID, "mine")["id"] == "mine"
+
+
+def test_concurrent_unique_writes_admit_one(storage: sql_storage.Storage) -> None:
+    barrier = threading.Barrier(6)
+
+    def write(worker: int) -> bool:
+        barrier.wait(timeout=30)
+        try:
+            storage.create(CID, PID, {"email": "same", "w": worker}, unique_fields=["email"])
+        except UnicityError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert sum(pool.map(write, range(6))) == 1
+    assert storage.get_all(CID, PID)[1] == 1
+
+
+def _write_in_another_process(url: str, count: int, barrier: Any, results: Any) -> None:
+    try:
+        storage = _build(url)
+        barrier.wait(timeout=60)
+        stamps = [storage.create(CID, PID, {"n": n})["last_modified"] for n in range(count)]
+        storage.engine.dispose()
+        results.put(stamps)
+    except BaseException as e:
+        results.put(f"{type(e).__name__}: {e}")
+
+
+def test_several_processes_get_unique_increasing_timestamps(
+    storage: sql_storage.Storage, sql_url: str
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    workers = [
+        context.Process(target=_write_in_another_process, args=(sql_url, 100, barrier, results))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        written = [results.get(timeout=60) for _ in workers]
+    except queue.Empty:
+        pytest.fail("a writer process did not finish")
+    finally:
+        for worker in workers:
+            worker.join(timeout=10)
+    assert all(isinstance(w, list) for w in written), written
+    assert all(a < b for stamps in written for a, b in pairwise(stamps))
+    everything = [stamp for stamps in written for stamp in stamps]
+    assert len(set(everything)) == 200
+    listed = storage.get_all(CID, PID, sorting=[Sort("last_modified", 1)])[0]
+    assert [r["last_modified"] for r in listed] == sorted(everything)
+    assert storage.collection_timestamp(CID, PID) == max(everything)
+
+
+# Queries are done by the database
+
+
+def test_get_all_is_one_statement(storage: sql_storage.Storage) -> None:
+    for n in range(20):
+        storage.create(CID, PID, {"n": n})
+    statements = _Statements(storage.engine)
+    try:
+        records, count = storage.get_all(
+            CID,
+            PID,
+            filters=[Filter("n", 5, COMPARISON.MIN)],
+            sorting=[Sort("n", 1)],
+            pagination_rules=[[Filter("n", 8, COMPARISON.GT)]],
+            limit=3,
+        )
+        assert len(statements.seen) == 1
+        empty, zero = storage.get_all(CID, PID, filters=[Filter("n", 99, COMPARISON.EQ)])
+    finally:
+        statements.close()
+    assert [r["n"] for r in records] == [9, 10, 11] and count == 15
+    assert (empty, zero) == ([], 0)
+
+
+@pytest.mark.postgresql
+def test_postgresql_filters_sorts_and_limits_in_one_query(postgresql_url: str) -> None:
+    storage = next(_ready(postgresql_url))
+    with storage.engine.begin() as conn:
+        conn.execute(
+            sa.insert(sql_query.records),
+            [
+                {
+                    "parent_id": PID,
+                    "collection_id": CID,
+                    "id": f"r{n:04}",
+                    "data": {"n": n, "tag": "even" if n % 2 == 0 else "odd"},
+                    "last_modified": 1_000 + n,
+                    "deleted": False,
+                }
+                for n in range(2_000)
+            ],
+        )
+    statements = _Statements(storage.engine)
+    try:
+        records, count = storage.get_all(
+            CID,
+            PID,
+            filters=[Filter("n", 1_000, COMPARISON.GT), Filter("tag", "even", COMPARISON.EQ)],
+            sorting=[Sort("n", -1)],
+            limit=10,
+        )
+    finally:
+        statements.close()
+    assert count == 499
+    assert [r["n"] for r in records] == list(range(1998, 1978, -2))
+    [(statement, parameters)] = statements.seen
+    with storage.engine.connect() as conn:
+        explained = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters)
+        plan = json.dumps(explained.scalar())
+    # The database sorts, limits and filters on the JSON fields: Python gets ten rows.
+    assert '"Node Type": "Limit"' in plan and "jsonb_typeof" in plan
+    storage.flush()
+    storage.engine.dispose()
+
+
+# Schema and instances
+
+
+def test_initialize_schema_twice_is_harmless(storage: sql_storage.Storage) -> None:
+    record = storage.create(CID, PID, {"title": "kept"})
+    storage.initialize_schema()
+    storage.initialize_schema()
+    storage.initialize_schema(dry_run=True)
+    assert storage.get(CID, PID, record["id"]) == record
+
+
+def test_initialize_schema_tells_what_it_does(sqlite_url: str) -> None:
+    storage = _build(sqlite_url)
+    assert (
+        storage.initialize_schema(dry_run=True) == "storage: would upgrade empty -> storage_0001"
+    )
+    assert not sa.inspect(storage.engine).has_table("records")
+    assert storage.initialize_schema() == "storage: upgraded empty -> storage_0001"
+    assert storage.initialize_schema() == "storage: up to date (revision storage_0001)"
+    # The revision's tables are exactly those the backend queries.
+    from cliquet.storage.sql_query import metadata
+
+    inspector = sa.inspect(storage.engine)
+    for table in metadata.sorted_tables:
+        assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.columns.keys())
+    storage.engine.dispose()
+
+
+def test_a_missing_table_is_an_error_not_created_at_request_time(sqlite_url: str) -> None:
+    storage = _build(sqlite_url)
+    with pytest.raises(StorageError) as raised:
+        storage.create(CID, PID, {})
+    assert isinstance(raised.value.original, sa.exc.DBAPIError)
+    assert not sa.inspect(storage.engine).has_table("records")
+    assert storage.heartbeat() is False
+    storage.engine.dispose()
+
+
+def test_two_instances_share_one_sqlite_file(sqlite_url: str) -> None:
+    writer, reader = _build(sqlite_url), _build(sqlite_url)
+    writer.initialize_schema()
+    created = writer.create(CID, PID, {"title": "shared"})
+    assert reader.get(CID, PID, created["id"]) == created
+    reader.delete(CID, PID, created["id"])
+    assert writer.get_all(CID, PID) == ([], 0)
+    assert writer.collection_timestamp(CID, PID) == reader.collection_timestamp(CID, PID)
+    writer.engine.dispose()
+    reader.engine.dispose()
+
+
+def test_repr_names_the_database_without_its_password() -> None:
+    storage = _build("postgresql://user:secret@db.example/cliquet")
+    assert "secret" not in repr(storage)
+    assert repr(storage).startswith("<cliquet.storage.sql.Storage url='postgresql+psycopg://")
+
+
+# A dead server
+
+
+def test_dead_server_raises_storage_error_quickly() -> None:
+    storage = _build(DEAD_POSTGRESQL_URL, **FAST_FAILURE)
+    start = time.monotonic()
+    for call in (
+        lambda: storage.get_all(CID, PID),
+        lambda: storage.create(CID, PID, {}),
+        lambda: storage.delete(CID, PID, "x"),
+        lambda: storage.collection_timestamp(CID, PID),
+        storage.flush,
+        storage.initialize_schema,
+    ):
+        with pytest.raises(StorageError) as raised:
+            call()
+        assert isinstance(raised.value.original, sa.exc.OperationalError)
+    storage.begin()
+    with pytest.raises(StorageError):
+        storage.get(CID, PID, "x")
+    storage.rollback()
+    assert storage.heartbeat() is False
+    assert time.monotonic() - start < 10
+
+
+def test_dead_server_is_a_503_with_errno_201() -> None:
+    def setup(config: Configurator) -> None:
+        def view(request: Any) -> Any:
+            return {"count": request.registry.storage.get_all(CID, PID)[1]}
+
+        config.add_route("listed", "/listed")
+        config.add_view(view, route_name="listed", renderer="json")
+
+    settings = {
+        "cliquet.storage_backend": "cliquet.storage.sql",
+        "cliquet.storage_url": DEAD_POSTGRESQL_URL,
+        **FAST_FAILURE,
+    }
+    app = build_app(settings, setup=setup)
+    assert app.get("/v1/listed", status=503).json["errno"] == 201
+    assert app.get("/v1/__heartbeat__", status=503).json["storage"] is False
+
+
+@pytest.mark.postgresql
+def test_postgresql_storage_recovers_when_its_connections_are_killed(
+    storage: sql_storage.Storage, postgresql_url: str
+) -> None:
+    import psycopg
+
+    created = storage.create(CID, PID, {})
+    with psycopg.connect(postgresql_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    assert storage.get(CID, PID, created["id"]) == created
+
+
+# Settings and the alias module
+
+
+def test_load_from_config_refuses_an_empty_url() -> None:
+    for settings in ({}, {"cliquet.storage_url": ""}):
+        with pytest.raises(ConfigurationError, match="cliquet.storage_url"):
+            sql_storage.load_from_config(Configurator(settings=settings))
+
+
+def test_load_from_config_reads_pool_settings_and_connects_lazily() -> None:
+    storage = _build(DEAD_POSTGRESQL_URL, **{"cliquet.storage_pool_size": "3"})
+    assert storage.engine.pool.size() == 3  # type: ignore[attr-defined]
+    assert storage.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError, match="cliquet.storage_pool_size"):
+        _build(DEAD_POSTGRESQL_URL, **{"cliquet.storage_pool_size": "many"})
+
+
+@pytest.mark.postgresql
+def test_postgresql_alias_module(postgresql_url: str) -> None:
+    assert postgresql_storage.Storage is sql_storage.Storage
+    config = Configurator(settings={"cliquet.storage_url": postgresql_url})
+    storage = postgresql_storage.load_from_config(config)
+    storage.initialize_schema()
+    created = storage.create("alias", PID, {"via": "postgresql"})
+    assert storage.get("alias", PID, created["id"]) == created
+    storage.delete_all("alias", PID, with_deleted=False)
+    storage.engine.dispose()
+
+
+def test_postgresql_alias_refuses_other_databases(sqlite_url: str) -> None:
+    config = Configurator(settings={"cliquet.storage_url": sqlite_url})
+    with pytest.raises(ConfigurationError, match="cliquet.storage_url"):
+        postgresql_storage.load_from_config(config)
+    with pytest.raises(ConfigurationError, match="cliquet.storage_url"):
+        postgresql_storage.load_from_config(Configurator(settings={}))
+
+
+def test_load_from_config_refuses_a_sqlite_without_returning(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_storage.sqlite3, "sqlite_version_info", (3, 34, 1))
+    with pytest.raises(ConfigurationError, match="cliquet.storage_url.*3.35"):
+        _build(sqlite_url)
