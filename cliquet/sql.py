@@ -9,6 +9,7 @@ the web layer answers with a 503.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypedDict, TypeVar
@@ -23,6 +24,9 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import expression
 
 __all__ = [
+    "UnitOfWork",
+    "unit_of_work",
+    "engine_from_config",
     "EngineSettings",
     "create_engine_from_url",
     "engine_settings",
@@ -316,3 +320,121 @@ def chunked(items: Iterable[_T], size: int = 500) -> Iterator[Sequence[_T]]:
             batch = []
     if batch:
         yield batch
+
+
+class _ThreadState:
+    """One thread's transaction on an engine: how many backends hold it, its connection."""
+
+    def __init__(self) -> None:
+        self.holders = 0
+        self.connection: sqlalchemy.engine.Connection | None = None
+        self.doomed = False
+
+
+class UnitOfWork:
+    """Each thread's transaction on one engine, shared by every backend using that engine.
+
+    Storage and permissions on one database must write in one transaction: on SQLite a
+    second connection would wait for the first one's write lock, and on any database a
+    refused request must undo both. Each backend calls :meth:`begin` and then
+    :meth:`commit` or :meth:`rollback`; the last commit commits, any rollback undoes it all.
+    Calls outside a unit of work run in a transaction of their own.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+
+    def _state(self) -> _ThreadState:
+        state: _ThreadState | None = getattr(self._local, "state", None)
+        if state is None:
+            state = self._local.state = _ThreadState()
+        return state
+
+    @property
+    def active(self) -> bool:
+        """Whether the calling thread has a unit of work open on this engine."""
+        return self._state().holders > 0
+
+    def begin(self) -> None:
+        state = self._state()
+        if state.holders == 0:
+            self._close(state, commit=False)
+            state.doomed = False
+        state.holders += 1
+
+    def commit(self) -> None:
+        """Commit once the last holder commits (unless another holder rolled back).
+
+        :raises sqlalchemy.exc.SQLAlchemyError: the commit failed; nothing was written.
+        """
+        state = self._state()
+        if state.holders == 0:
+            return
+        state.holders -= 1
+        if state.holders == 0:
+            self._close(state, commit=not state.doomed)
+
+    def rollback(self) -> None:
+        """Undo the calling thread's transaction; never raises."""
+        state = self._state()
+        state.holders = max(0, state.holders - 1)
+        state.doomed = state.holders > 0
+        self._close(state, commit=False)
+
+    def _close(self, state: _ThreadState, *, commit: bool) -> None:
+        connection, state.connection = state.connection, None
+        if connection is None:
+            return
+        try:
+            if commit:
+                connection.commit()
+            else:
+                try:
+                    connection.rollback()
+                except sqlalchemy.exc.SQLAlchemyError:
+                    # Dropped: the server rolls back with the connection.
+                    connection.invalidate()
+        finally:
+            connection.close()
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlalchemy.engine.Connection]:
+        """The thread's transaction when a unit of work is open, else a transaction of its own."""
+        state = self._state()
+        if state.holders == 0:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        if state.connection is None:
+            state.connection = self.engine.connect()
+            state.connection.begin()
+        yield state.connection
+
+
+def unit_of_work(engine: Engine) -> UnitOfWork:
+    """The :class:`UnitOfWork` of ``engine`` (one per engine, shared by its backends)."""
+    units: UnitOfWork | None = getattr(engine, "cliquet_unit_of_work", None)
+    if units is None:
+        units = UnitOfWork(engine)
+        engine.cliquet_unit_of_work = units  # type: ignore[attr-defined]
+    return units
+
+
+def engine_from_config(config: Any, prefix: str) -> Engine:
+    """The engine of ``cliquet.<prefix>_url``, shared with the app's other backends on that URL.
+
+    Sharing the engine shares the unit of work, so a request's writes to storage and
+    permissions on one database commit or roll back together. Pool settings are those of
+    the first backend built on the URL.
+    """
+    settings = engine_settings(config.get_settings(), prefix)
+    registry = config.registry
+    engines: dict[str, Engine] | None = getattr(registry, "cliquet_sql_engines", None)
+    if engines is None:
+        engines = {}
+        registry.cliquet_sql_engines = engines
+    url = settings["url"]
+    if url not in engines:
+        engines[url] = create_engine_from_url(**settings)
+    return engines[url]

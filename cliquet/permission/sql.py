@@ -18,10 +18,10 @@ from cliquet.permission import PermissionBackendError, PermissionBase
 from cliquet.sql import (
     bytewise_text,
     chunked,
-    create_engine_from_url,
-    engine_settings,
+    engine_from_config,
     startswith,
     translate_errors,
+    unit_of_work,
     upsert,
 )
 
@@ -53,6 +53,19 @@ class Permission(PermissionBase):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.units = unit_of_work(engine)
+
+    # Units of work, shared with the storage when on the same database (cliquet.sql.UnitOfWork)
+
+    def begin(self) -> None:
+        self.units.begin()
+
+    def commit(self) -> None:
+        with translate_errors(PermissionBackendError):
+            self.units.commit()
+
+    def rollback(self) -> None:
+        self.units.rollback()
 
     def __repr__(self) -> str:
         url = self.engine.url.render_as_string(hide_password=True)
@@ -66,7 +79,7 @@ class Permission(PermissionBase):
             return migrate(self.engine, "permission")
 
     def flush(self) -> None:
-        with translate_errors(PermissionBackendError), self.engine.begin() as conn:
+        with translate_errors(PermissionBackendError), self.units.connect() as conn:
             conn.execute(sa.delete(_user_principals))
             conn.execute(sa.delete(_aces))
 
@@ -76,21 +89,21 @@ class Permission(PermissionBase):
             .values(user_id=user_id, principal=principal)
             .on_conflict_do_nothing()
         )
-        with translate_errors(PermissionBackendError), self.engine.begin() as conn:
+        with translate_errors(PermissionBackendError), self.units.connect() as conn:
             conn.execute(statement)
 
     def remove_user_principal(self, user_id: str, principal: str) -> None:
         statement = sa.delete(_user_principals).where(
             _user_principals.c.user_id == user_id, _user_principals.c.principal == principal
         )
-        with translate_errors(PermissionBackendError), self.engine.begin() as conn:
+        with translate_errors(PermissionBackendError), self.units.connect() as conn:
             conn.execute(statement)
 
     def get_user_principals(self, user_id: str) -> set[str]:
         query = sa.select(_user_principals.c.principal).where(
             _user_principals.c.user_id == user_id
         )
-        with translate_errors(PermissionBackendError), self.engine.connect() as conn:
+        with translate_errors(PermissionBackendError), self.units.connect() as conn:
             return set(conn.execute(query).scalars())
 
     def add_principal_to_ace(self, object_id: str, permission: str, principal: str) -> None:
@@ -99,7 +112,7 @@ class Permission(PermissionBase):
             .values(object_id=object_id, permission=permission, principal=principal)
             .on_conflict_do_nothing()
         )
-        with translate_errors(PermissionBackendError), self.engine.begin() as conn:
+        with translate_errors(PermissionBackendError), self.units.connect() as conn:
             conn.execute(statement)
 
     def remove_principal_from_ace(self, object_id: str, permission: str, principal: str) -> None:
@@ -108,20 +121,20 @@ class Permission(PermissionBase):
             _aces.c.permission == permission,
             _aces.c.principal == principal,
         )
-        with translate_errors(PermissionBackendError), self.engine.begin() as conn:
+        with translate_errors(PermissionBackendError), self.units.connect() as conn:
             conn.execute(statement)
 
     def get_object_permission_principals(self, object_id: str, permission: str) -> set[str]:
         query = sa.select(_aces.c.principal).where(
             _aces.c.object_id == object_id, _aces.c.permission == permission
         )
-        with translate_errors(PermissionBackendError), self.engine.connect() as conn:
+        with translate_errors(PermissionBackendError), self.units.connect() as conn:
             return set(conn.execute(query).scalars())
 
     def get_object_permissions(
         self, object_id: str, permissions: list[str] | None = None
     ) -> dict[str, set[str]]:
-        with translate_errors(PermissionBackendError), self.engine.connect() as conn:
+        with translate_errors(PermissionBackendError), self.units.connect() as conn:
             return self._object_permissions(conn, object_id, permissions)
 
     def replace_object_permissions(
@@ -136,7 +149,7 @@ class Permission(PermissionBase):
             for permission, principals in replacements.items()
             for principal in principals
         ]
-        with translate_errors(PermissionBackendError), self.engine.begin() as conn:
+        with translate_errors(PermissionBackendError), self.units.connect() as conn:
             for batch in chunked(replacements):
                 conn.execute(
                     sa.delete(_aces).where(
@@ -151,7 +164,7 @@ class Permission(PermissionBase):
     def delete_object_permissions(self, *object_ids: str) -> None:
         if not object_ids:
             return
-        with translate_errors(PermissionBackendError), self.engine.begin() as conn:
+        with translate_errors(PermissionBackendError), self.units.connect() as conn:
             for batch in chunked(object_ids):
                 conn.execute(sa.delete(_aces).where(_aces.c.object_id.in_(batch)))
 
@@ -166,7 +179,7 @@ class Permission(PermissionBase):
         accessible: dict[str, set[str]] = {}
         if not wanted:
             return accessible
-        with translate_errors(PermissionBackendError), self.engine.connect() as conn:
+        with translate_errors(PermissionBackendError), self.units.connect() as conn:
             for batch in chunked(wanted):
                 query = (
                     sa.select(_aces.c.object_id, _aces.c.permission)
@@ -205,5 +218,5 @@ def load_from_config(config: Configurator) -> Permission:
 
     :raises pyramid.exceptions.ConfigurationError: the URL is empty or not a database URL.
     """
-    engine = create_engine_from_url(**engine_settings(config.get_settings(), "permission"))
+    engine = engine_from_config(config, "permission")
     return Permission(engine)

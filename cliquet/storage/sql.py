@@ -25,7 +25,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,7 +33,7 @@ from pyramid.exceptions import ConfigurationError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from cliquet.sql import chunked, create_engine_from_url, engine_settings, translate_errors
+from cliquet.sql import chunked, engine_from_config, translate_errors, unit_of_work
 from cliquet.storage import (
     DEFAULT_DELETED_FIELD,
     DEFAULT_ID_FIELD,
@@ -68,14 +67,6 @@ logger = logging.getLogger(__name__)
 _FLOOR_HORIZON_MS = 10 * 60 * 1000
 
 
-@dataclass
-class _UnitOfWork:
-    """A thread's open unit of work: its connection (opened on first use) and its stamps."""
-
-    connection: Connection | None = None
-    issued: dict[Key, int] = field(default_factory=dict)
-
-
 class Storage(StorageBase):
     """Storage on a SQLAlchemy engine (see :func:`cliquet.sql.create_engine_from_url`).
 
@@ -85,6 +76,7 @@ class Storage(StorageBase):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.units = unit_of_work(engine)
         self._local = threading.local()
         # Highest timestamps handed out by rolled-back units of work, per collection: the
         # database forgot them, yet the next write must still get a higher one.
@@ -95,83 +87,53 @@ class Storage(StorageBase):
         url = self.engine.url.render_as_string(hide_password=True)
         return f"<cliquet.storage.sql.Storage url={url!r}>"
 
-    # Units of work
+    # Units of work (shared with the other backends on this engine: see cliquet.sql.UnitOfWork)
 
     def begin(self) -> None:
-        """Start the calling thread's unit of work; one left open is rolled back first.
-
-        The connection is taken from the pool on the first call that needs it.
-        """
-        self.rollback()
-        self._local.uow = _UnitOfWork()
+        """Start the calling thread's unit of work; the connection opens on first use."""
+        self.units.begin()
+        self._local.issued = {}
 
     def commit(self) -> None:
         """Commit the calling thread's unit of work.
 
         :raises StorageError: the commit failed; nothing was written.
         """
-        uow = self._end_unit_of_work()
-        if uow is None or uow.connection is None:
-            return
+        issued = self._end_unit_of_work()
         try:
             with translate_errors(StorageError):
-                try:
-                    uow.connection.commit()
-                finally:
-                    uow.connection.close()
+                self.units.commit()
         except StorageError:
-            self._remember_floors(uow)
+            self._remember_floors(issued)
             raise
 
     def rollback(self) -> None:
-        """Undo the calling thread's unit of work; never raises.
+        """Undo the calling thread's unit of work; never raises."""
+        self._remember_floors(self._end_unit_of_work())
+        self.units.rollback()
 
-        A connection that fails to roll back is dropped, and the server rolls back with it.
-        """
-        uow = self._end_unit_of_work()
-        if uow is None:
-            return
-        self._remember_floors(uow)
-        if uow.connection is None:
-            return
-        try:
-            uow.connection.rollback()
-        except sa.exc.SQLAlchemyError:
-            logger.warning("storage.rollback.failed", exc_info=True)
-            uow.connection.invalidate()
-        finally:
-            uow.connection.close()
-
-    def _end_unit_of_work(self) -> _UnitOfWork | None:
-        uow: _UnitOfWork | None = getattr(self._local, "uow", None)
-        self._local.uow = None
-        return uow
+    def _end_unit_of_work(self) -> dict[Key, int]:
+        issued: dict[Key, int] = getattr(self._local, "issued", None) or {}
+        self._local.issued = None
+        return issued
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
         """The unit of work's connection, else a transaction of the call's own."""
-        uow: _UnitOfWork | None = getattr(self._local, "uow", None)
-        with translate_errors(StorageError):
-            if uow is None:
-                with self.engine.begin() as conn:
-                    yield conn
-                return
-            if uow.connection is None:
-                uow.connection = self.engine.connect()
-                uow.connection.begin()
-            yield uow.connection
+        with translate_errors(StorageError), self.units.connect() as conn:
+            yield conn
 
     def _hand_out(self, key: Key, stamp: int) -> None:
-        uow: _UnitOfWork | None = getattr(self._local, "uow", None)
-        if uow is not None:
-            uow.issued[key] = max(stamp, uow.issued.get(key, stamp))
+        issued: dict[Key, int] | None = getattr(self._local, "issued", None)
+        if issued is not None:
+            issued[key] = max(stamp, issued.get(key, stamp))
 
-    def _remember_floors(self, uow: _UnitOfWork) -> None:
-        if not uow.issued:
+    def _remember_floors(self, issued: dict[Key, int]) -> None:
+        if not issued:
             return
         horizon = msec_time() - _FLOOR_HORIZON_MS
         with self._floors_lock:
-            for key, stamp in uow.issued.items():
+            for key, stamp in issued.items():
                 self._floors[key] = max(stamp, self._floors.get(key, stamp))
             for key in [k for k, stamp in self._floors.items() if stamp < horizon]:
                 del self._floors[key]
@@ -549,7 +511,7 @@ def load_from_config(config: Configurator) -> Storage:
     :raises pyramid.exceptions.ConfigurationError: the URL is empty or not a database URL, or
         SQLite is older than 3.35 (no ``RETURNING``).
     """
-    engine = create_engine_from_url(**engine_settings(config.get_settings(), "storage"))
+    engine = engine_from_config(config, "storage")
     if engine.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
         raise ConfigurationError(
             f"Setting 'cliquet.storage_url' names a SQLite database, but SQLite "

@@ -274,3 +274,31 @@ class PermissionTest:
         assert errors == []
         assert len(permission.get_object_permission_principals(RECORD, "read")) == 8 * 50
         assert len(permission.get_user_principals("user-7")) == 50
+
+
+class TransactionalPermissionTest:
+    """The unit-of-work part of the contract (``begin``/``commit``/``rollback``).
+
+    Mix it in next to :class:`PermissionTest` for a backend that groups a request's writes.
+    """
+
+    def test_rollback_undoes_the_writes(self, permission: PermissionBase) -> None:
+        permission.add_principal_to_ace("/a", "read", "alice")
+        permission.begin()
+        permission.add_principal_to_ace("/a", "write", "bob")
+        permission.replace_object_permissions("/b", {"read": ["carol"]})
+        permission.add_user_principal("alice", "group:x")
+        permission.delete_object_permissions("/a")
+        permission.rollback()
+        assert permission.get_object_permissions("/a") == {"read": {"alice"}}
+        assert permission.get_object_permissions("/b") == {}
+        assert permission.get_user_principals("alice") == set()
+
+    def test_commit_keeps_the_writes(self, permission: PermissionBase) -> None:
+        permission.begin()
+        permission.add_principal_to_ace("/a", "read", "alice")
+        assert permission.get_object_permission_principals("/a", "read") == {"alice"}
+        permission.commit()
+        permission.begin()
+        permission.rollback()
+        assert permission.get_object_permission_principals("/a", "read") == {"alice"}

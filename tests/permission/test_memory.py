@@ -4,10 +4,10 @@ import pytest
 from pyramid.config import Configurator
 
 from cliquet.permission import PermissionBackendError, PermissionBase, memory
-from cliquet.testing.permission import PermissionTest
+from cliquet.testing.permission import PermissionTest, TransactionalPermissionTest
 
 
-class TestMemoryPermission(PermissionTest):
+class TestMemoryPermission(PermissionTest, TransactionalPermissionTest):
     @pytest.fixture
     def permission(self) -> Iterator[memory.Permission]:
         backend = memory.load_from_config(Configurator(settings={}))

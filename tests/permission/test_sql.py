@@ -13,7 +13,7 @@ from pyramid.exceptions import ConfigurationError
 from cliquet.permission import PermissionBackendError
 from cliquet.permission import postgresql as postgresql_permission
 from cliquet.permission import sql as sql_permission
-from cliquet.testing.permission import PermissionTest
+from cliquet.testing.permission import PermissionTest, TransactionalPermissionTest
 
 DEAD_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:1/x"
 POSTGRESQL = pytest.param("postgresql", marks=pytest.mark.postgresql)
@@ -59,7 +59,7 @@ def backend(sql_url: str) -> Iterator[sql_permission.Permission]:
     yield from _ready(sql_url)
 
 
-class TestSQLPermission(PermissionTest):
+class TestSQLPermission(PermissionTest, TransactionalPermissionTest):
     @pytest.fixture
     def permission(self, any_sql_url: str) -> Iterator[sql_permission.Permission]:
         yield from _ready(any_sql_url)

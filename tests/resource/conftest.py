@@ -7,19 +7,42 @@ import pytest
 
 from cliquet.testing.web import basic_auth, build_app
 
-STORAGE_BACKENDS = {
-    "memory": {"cliquet.storage_backend": "cliquet.storage.memory"},
-}
+STORAGE_BACKENDS = ["memory", "sqlite", "postgresql"]
 
 
-@pytest.fixture(params=sorted(STORAGE_BACKENDS))
-def backend_settings(request):
-    return dict(STORAGE_BACKENDS[request.param])
+def _sql_settings(url):
+    return {
+        "cliquet.storage_backend": "cliquet.storage.sql",
+        "cliquet.storage_url": url,
+        "cliquet.storage_pool_size": "2",
+        "cliquet.permission_backend": "cliquet.permission.sql",
+        "cliquet.permission_url": url,
+        "cliquet.permission_pool_size": "2",
+        "cliquet.migrate_on_startup": "true",
+    }
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(name, marks=[pytest.mark.postgresql] if name == "postgresql" else [])
+        for name in STORAGE_BACKENDS
+    ]
+)
+def backend_settings(request, tmp_path):
+    if request.param == "memory":
+        return {}
+    if request.param == "sqlite":
+        return _sql_settings(f"sqlite:///{tmp_path / 'resources.db'}")
+    return _sql_settings(request.getfixturevalue("postgresql_url"))
 
 
 @pytest.fixture
 def make_resource_app(backend_settings):
-    """Build the test service; extra settings and a setup hook may be given."""
+    """Build the test service; extra settings and a setup hook may be given.
+
+    SQL backends are emptied and their connections closed after the test.
+    """
+    built = []
 
     def make(settings=None, setup=None):
         def configure(config):
@@ -27,9 +50,17 @@ def make_resource_app(backend_settings):
             if setup is not None:
                 setup(config)
 
-        return build_app({**backend_settings, **(settings or {})}, setup=configure)
+        app = build_app({**backend_settings, **(settings or {})}, setup=configure)
+        built.append(app.app.registry)
+        return app
 
-    return make
+    yield make
+    for registry in built:
+        for backend in (registry.storage, registry.permission):
+            engine = getattr(backend, "engine", None)
+            if engine is not None:
+                backend.flush()
+                engine.dispose()
 
 
 @pytest.fixture
