@@ -10,12 +10,14 @@ table (``cliquet_<component>_version``). Backends' ``initialize_schema()`` calls
 from __future__ import annotations
 
 import pathlib
+import zlib
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 __all__ = ["migrate", "migrate_backends", "current_revision", "head_revision", "COMPONENTS"]
@@ -59,6 +61,13 @@ def migrate(engine: Engine, component: str, *, dry_run: bool = False) -> str:
     config = _config(component)
     head = head_revision(component)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Workers starting together migrate one at a time; the others then find it done.
+            key = zlib.crc32(f"cliquet.migrate.{component}".encode())
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        elif connection.dialect.name == "sqlite":
+            # Take the write lock before reading the version (WAL readers cannot upgrade).
+            connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS cliquet_migration_lock (x)")
         before = current_revision(connection, component)
         if before == head:
             return f"{component}: up to date (revision {head})"

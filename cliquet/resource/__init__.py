@@ -158,6 +158,7 @@ class UserResource:
         return {"data": [self._shape(r, query.fields) for r in records]}
 
     def collection_post(self) -> dict[str, Any]:
+        self.model.lock()
         self._raise_412_if_modified(None, collection_timestamp=self.model.timestamp())
         body = self._body()
         new = body["data"]
@@ -182,6 +183,7 @@ class UserResource:
         return self._record_body(created)
 
     def collection_delete(self) -> dict[str, Any]:
+        self.model.lock()
         self._raise_412_if_modified(None, collection_timestamp=self.model.timestamp())
         query = self._query()
         filters = [f for f in query.filters if f.field != "last_modified" or f.value is not None]
@@ -207,6 +209,7 @@ class UserResource:
         return body
 
     def put(self) -> dict[str, Any]:
+        self.model.lock()
         record_id = self._record_id()
         existing = self._fetch(record_id)
         self._raise_412_if_modified(existing)
@@ -230,6 +233,7 @@ class UserResource:
         return self._record_body(stored)
 
     def patch(self) -> dict[str, Any]:
+        self.model.lock()
         existing = self._get_or_404()
         self._raise_412_if_modified(existing)
         body = self._body(data_required=False)
@@ -260,6 +264,7 @@ class UserResource:
         return self._record_body(stored)
 
     def delete(self) -> dict[str, Any]:
+        self.model.lock()
         existing = self._get_or_404()
         self._raise_412_if_modified(existing)
         tombstone = self.model.delete_record(existing)

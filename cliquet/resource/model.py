@@ -44,6 +44,12 @@ class Model:
             self.collection_id, self.parent_id if parent_id is None else parent_id
         )
 
+    def lock(self, parent_id: str | None = None) -> None:
+        """Hold the collection for this request's writes (see ``StorageBase.lock_collection``)."""
+        self.storage.lock_collection(
+            self.collection_id, self.parent_id if parent_id is None else parent_id
+        )
+
     def get_records(
         self,
         filters: Sequence[Filter] | None = None,

@@ -366,6 +366,15 @@ class StorageBase(abc.ABC):
     def commit(self) -> None:
         """Make the writes of the calling thread's unit of work permanent."""
 
+    def lock_collection(self, collection_id: str, parent_id: str) -> None:
+        """Hold the collection for the calling thread's unit of work, until it ends.
+
+        A request that reads a record before writing it (``If-Match``, PATCH) calls this
+        first, so that two concurrent requests cannot both read the same version and the
+        second write silently undo the first. Does nothing outside a unit of work; the
+        default does nothing at all (backends without transactions).
+        """
+
     def rollback(self) -> None:
         """Undo the writes of the calling thread's unit of work, as far as the backend can."""
 

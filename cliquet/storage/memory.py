@@ -158,10 +158,24 @@ class Storage(StorageBase):
         self._local = threading.local()
 
     def begin(self) -> None:
+        self._release()
         self._local.journal = []
 
     def commit(self) -> None:
         self._local.journal = None
+        self._release()
+
+    def lock_collection(self, collection_id: str, parent_id: str) -> None:
+        """Hold the whole store until the unit of work ends (memory serves tests)."""
+        if getattr(self._local, "journal", None) is None or getattr(self._local, "locked", False):
+            return
+        self._lock.acquire()
+        self._local.locked = True
+
+    def _release(self) -> None:
+        if getattr(self._local, "locked", False):
+            self._local.locked = False
+            self._lock.release()
 
     def rollback(self) -> None:
         """Put back what the thread's unit of work changed (timestamps stay, never going back)."""
@@ -173,6 +187,7 @@ class Storage(StorageBase):
                     container.pop(object_id, None)
                 else:
                     container[object_id] = previous
+        self._release()
 
     def _remember(self, container: dict[str, Any], object_id: str) -> None:
         journal = getattr(self._local, "journal", None)

@@ -187,6 +187,28 @@ class Storage(StorageBase):
                 self._hand_out(key, stamp)
         return int(stamp)
 
+    def lock_collection(self, collection_id: str, parent_id: str) -> None:
+        """Lock the collection's timestamps row until the unit of work ends.
+
+        PostgreSQL: ``SELECT ... FOR UPDATE`` (writers of the collection queue behind it).
+        SQLite: a write statement takes the database's write lock for the transaction.
+        """
+        if not self.units.active:
+            return
+        self.collection_timestamp(collection_id, parent_id)  # the row exists from now on
+        where = sa.and_(
+            timestamps.c.parent_id == parent_id, timestamps.c.collection_id == collection_id
+        )
+        with self._connect() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.select(timestamps.c.last_modified).where(where).with_for_update())
+            else:
+                conn.execute(
+                    sa.update(timestamps)
+                    .where(where)
+                    .values(last_modified=timestamps.c.last_modified)
+                )
+
     # Administration
 
     def initialize_schema(self, *, dry_run: bool = False) -> str:
