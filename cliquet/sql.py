@@ -438,3 +438,22 @@ def engine_from_config(config: Any, prefix: str) -> Engine:
     if url not in engines:
         engines[url] = create_engine_from_url(**settings)
     return engines[url]
+
+
+_POSTGRESQL_URL_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def require_postgresql(config: Any, component: str) -> None:
+    """Refuse a ``cliquet.<component>_url`` that is not PostgreSQL (the alias modules' promise).
+
+    ``cliquet.<component>.postgresql`` is what older services name; it builds the SQL backend.
+
+    :raises pyramid.exceptions.ConfigurationError: the URL is set and is not PostgreSQL.
+    """
+    key = f"cliquet.{component}_url"
+    url = str(config.get_settings().get(key) or "")
+    if url and not url.startswith(_POSTGRESQL_URL_PREFIXES):
+        raise ConfigurationError(
+            f"Invalid value for setting {key!r}: {url!r}; "
+            f"cliquet.{component}.postgresql expects a postgresql:// URL."
+        )

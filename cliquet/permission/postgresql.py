@@ -7,25 +7,18 @@ insists that ``cliquet.permission_url`` names a PostgreSQL database, as its name
 from __future__ import annotations
 
 from pyramid.config import Configurator
-from pyramid.exceptions import ConfigurationError
 
 from cliquet.permission import sql
 from cliquet.permission.sql import Permission
+from cliquet.sql import require_postgresql
 
 __all__ = ["Permission", "load_from_config"]
 
-_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
-
 
 def load_from_config(config: Configurator) -> Permission:
-    """Build the SQL backend, refusing a ``cliquet.permission_url`` that is not PostgreSQL.
+    """Build the SQL permission backend; ``cliquet.permission_url`` must be PostgreSQL.
 
     :raises pyramid.exceptions.ConfigurationError: the URL is empty or not PostgreSQL.
     """
-    url = str(config.get_settings().get("cliquet.permission_url") or "")
-    if url and not url.startswith(_SCHEMES):
-        raise ConfigurationError(
-            f"Invalid value for setting 'cliquet.permission_url': {url!r}; "
-            "cliquet.permission.postgresql expects a postgresql:// URL."
-        )
+    require_postgresql(config, "permission")
     return sql.load_from_config(config)
