@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 import click
 
-from cliquet import __version__
 from cliquet_cli.migrate import migrate
 from cliquet_cli.new import new
 
@@ -12,8 +13,9 @@ __all__ = ["cli"]
 
 
 @click.group(name="cliquet", context_settings={"help_option_names": ["-h", "--help"]})
+# The distribution's metadata, not `cliquet.__version__`: no need to import Pyramid for it.
 @click.version_option(
-    __version__, "--version", prog_name="cliquet", message="%(prog)s %(version)s"
+    version("cliquet"), "--version", prog_name="cliquet", message="%(prog)s %(version)s"
 )
 def cli() -> None:
     """Create and run cliquet REST microservices.

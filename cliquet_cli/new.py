@@ -1,12 +1,136 @@
-"""``cliquet new``: the group of generators (project, backend, extension)."""
+"""``cliquet new``: the group of generators (project, backend, extension).
+
+Each command parses its options, calls :func:`cliquet_cli.render.render` and echoes where the
+package went and what to run next; the templates are plain Cookiecutter templates shipped
+with cliquet.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 __all__ = ["new"]
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _KeyValue(click.ParamType):
+    """``key=value``, as ``(key, value)``."""
+
+    name = "KEY=VALUE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        key, sep, text = str(value).partition("=")
+        if not sep or not key.strip():
+            self.fail(f"{value!r} is not KEY=VALUE (e.g. --set package_name=mysvc).", param, ctx)
+        return key.strip(), text
+
+
+def _generator_options(function: F) -> F:
+    """The options every generator takes."""
+    options = [
+        click.option(
+            "--no-input",
+            is_flag=True,
+            default=False,
+            show_default=True,
+            help="Do not prompt: take the template's defaults and the --set values.",
+        ),
+        click.option(
+            "--output-dir",
+            "-o",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("."),
+            show_default=True,
+            help="Where to create the package directory (created if missing).",
+        ),
+        click.option(
+            "--set",
+            "settings",
+            type=_KeyValue(),
+            multiple=True,
+            default=(),
+            show_default=True,
+            help="Set a template variable; repeatable (e.g. --set package_name=mypkg).",
+        ),
+        click.option(
+            "--force",
+            is_flag=True,
+            default=False,
+            show_default=True,
+            help="Overwrite the generated files of an existing directory (others are kept).",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _generate(
+    kind: str,
+    name: str,
+    *,
+    no_input: bool,
+    output_dir: Path,
+    settings: Sequence[tuple[str, str]],
+    force: bool,
+    extra: dict[str, str] | None = None,
+) -> None:
+    from cliquet_cli.render import next_steps, render, shown_path
+
+    context = {**dict(settings), **(extra or {})}
+    directory = render(
+        kind, name, output_dir=output_dir, extra_context=context, no_input=no_input, force=force
+    )
+    click.echo(f"Created {kind} {name} in {shown_path(directory)}\n")
+    click.echo(next_steps(kind, directory))
+
 
 @click.group()
 def new() -> None:
-    """Generate a new project, backend or extension from a template."""
+    """Generate a new project, backend or extension from a template.
+
+    The templates are plain Cookiecutter templates shipped with cliquet (the repository's
+    templates/<kind>/); every generator prompts for their variables unless --no-input.
+    """
+
+
+@new.command()
+@click.argument("name")
+@_generator_options
+def project(name: str, **options: Any) -> None:
+    """A service: NAME/ with its package, development.ini, production.ini and tests.
+
+    development.ini runs on SQLite with no server (pserve development.ini); production.ini
+    on PostgreSQL and Redis under gunicorn, with its secrets in the environment.
+    """
+    _generate("project", name, **options)
+
+
+@new.command()
+@click.argument("name")
+@click.option(
+    "--kind",
+    type=click.Choice(["cache", "storage", "permission"]),
+    default=None,
+    show_default="prompted; cache with --no-input",
+    help="Which backend contract the package implements.",
+)
+@_generator_options
+def backend(name: str, kind: str | None, **options: Any) -> None:
+    """A backend package: cliquet-NAME/ with cliquet_NAME/<kind>.py and its conformance tests."""
+    _generate("backend", name, extra={"kind": kind} if kind else None, **options)
+
+
+@new.command()
+@click.argument("name")
+@_generator_options
+def extension(name: str, **options: Any) -> None:
+    """An extension: cliquet-NAME/ with includeme(config), settings, a view and tests."""
+    _generate("extension", name, **options)

@@ -35,7 +35,10 @@ def test_every_documented_setting_exists():
 
 def test_readme_starts_with_the_two_commands():
     commands = re.findall(r"```sh\n(.+?)\n```", README)
-    assert commands[0] == "pip install -e . && pserve examples/service.ini"
+    assert commands[0] == (
+        "pip install -e . && cliquet new project myservice --no-input && pip install -e myservice"
+        " && cd myservice && pserve development.ini"
+    )
     assert commands[1] == "pip install -e '.[dev]' && python -m pytest"
 
 
@@ -43,3 +46,18 @@ def test_ci_runs_the_readme_test_command():
     ci = (pathlib.Path(__file__).parent.parent / ".ci" / "run").read_text()
     assert "pip install --quiet --disable-pip-version-check -e '.[dev]'" in ci
     assert "python3 -m pytest" in ci
+
+
+def test_command_line_section_shows_a_session_of_each_generator(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from cliquet_cli.main import cli
+
+    section = README.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    for kind in ("project", "backend", "extension"):
+        assert f"$ cliquet new {kind} " in section
+    # The project's session shows what the command prints.
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["new", "project", "myservice", "--no-input"])
+    assert result.exit_code == 0, result.output
+    assert result.output in section

@@ -1,0 +1,46 @@
+"""What the .ini files promise: secrets and URLs of production come from the environment."""
+
+import pytest
+from pyramid.exceptions import ConfigurationError
+
+from {{ cookiecutter.package_name }} import main
+
+FROM_ENVIRONMENT = (
+    "cliquet.storage_url",
+    "cliquet.permission_url",
+    "cliquet.cache_url",
+    "cliquet.userid_hmac_secret",
+)
+
+
+def test_production_ini_holds_no_secret_nor_url(ini_settings):
+    settings = ini_settings("production.ini")
+    for name in FROM_ENVIRONMENT:
+        assert settings[name] == "", name
+
+
+def test_production_ini_reads_them_from_the_environment(monkeypatch, ini_settings):
+    database = "postgresql://user:password@db.invalid/{{ cookiecutter.package_name }}"
+{%- if cookiecutter.production_cache == "redis" %}
+    cache = "redis://cache.invalid:6379/0"
+{%- else %}
+    cache = database
+{%- endif %}
+    monkeypatch.setenv("CLIQUET_STORAGE_URL", database)
+    monkeypatch.setenv("CLIQUET_PERMISSION_URL", database)
+    monkeypatch.setenv("CLIQUET_CACHE_URL", cache)
+    monkeypatch.setenv("CLIQUET_USERID_HMAC_SECRET", "from-the-environment")
+    # The backends connect lazily: building the application needs no server.
+    settings = main({}, **ini_settings("production.ini")).registry.settings
+    assert settings["cliquet.storage_url"] == database
+    assert settings["cliquet.cache_url"] == cache
+    assert settings["cliquet.userid_hmac_secret"] == "from-the-environment"
+
+
+def test_the_service_refuses_to_start_without_a_secret():
+    with pytest.raises(ConfigurationError, match="userid_hmac_secret"):
+        main({}, **{"cliquet.userid_hmac_secret": ""})
+
+
+def test_development_ini_has_a_secret_of_its_own(ini_settings):
+    assert len(ini_settings("development.ini")["cliquet.userid_hmac_secret"]) >= 32

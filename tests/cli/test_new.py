@@ -1,0 +1,320 @@
+"""``cliquet new``: the commands, and the library function they call (render)."""
+
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from cliquet_cli import render as render_module
+from cliquet_cli.main import cli
+from cliquet_cli.render import available_kinds, next_steps, render, template_dir
+
+ROOT = pathlib.Path(__file__).parent.parent.parent
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, ["new", *args], input=input)
+
+
+def entries(directory):
+    return sorted(p.name for p in pathlib.Path(directory).iterdir())
+
+
+# --- the templates ------------------------------------------------------------------------
+
+
+def test_templates_are_found_through_the_installed_package():
+    assert (template_dir("project") / "cookiecutter.json").is_file()
+    assert "project" in available_kinds()
+
+
+def test_help_lists_the_generators():
+    result = run("--help")
+    assert result.exit_code == 0
+    for kind in ("project", "backend", "extension"):
+        assert f"  {kind} " in result.output
+
+
+def test_every_option_has_help_and_a_shown_default():
+    for name in ("project", "backend", "extension"):
+        for option in cli.commands["new"].commands[name].params:
+            if isinstance(option, click.Option) and option.name != "help":
+                assert option.help and option.show_default, f"{name} {option.name}"
+
+
+def test_unknown_kind_is_a_clear_error(tmp_path):
+    with pytest.raises(click.ClickException, match="No template named 'widget'"):
+        render("widget", "x", output_dir=tmp_path, no_input=True)
+
+
+def test_wheel_ships_the_templates(tmp_path):
+    """A non-editable build holds every package of the tree and every file of the templates."""
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".venv", "venv"
+        ),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), "."],
+        cwd=source,
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("cliquet-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    templates = ROOT / "templates"
+    for path in templates.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            assert f"cliquet_templates/{path.relative_to(templates).as_posix()}" in names
+    for package in ("cliquet", "cliquet_cli"):
+        for init in (ROOT / package).rglob("__init__.py"):
+            assert init.relative_to(ROOT).as_posix() in names, (
+                f"{init.parent} is missing from [tool.setuptools] packages of pyproject.toml"
+            )
+
+
+# --- cliquet new project ------------------------------------------------------------------
+
+
+def test_project_with_no_input(tmp_path):
+    result = run("project", "myservice", "--no-input", "--output-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert entries(tmp_path) == ["myservice"]
+    assert (tmp_path / "myservice" / "myservice" / "views.py").is_file()
+    assert f"Created project myservice in {tmp_path / 'myservice'}" in result.output
+    assert "Next steps:" in result.output
+    assert "pserve development.ini" in result.output
+
+
+def test_output_dir_is_created(tmp_path):
+    output = tmp_path / "a" / "b"
+    result = run("project", "svc", "--no-input", "-o", str(output))
+    assert result.exit_code == 0, result.output
+    assert entries(output) == ["svc"]
+
+
+def test_name_is_slugged_into_the_package_name(tmp_path):
+    result = run("project", "my-service", "--no-input", "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "my-service" / "my_service" / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("1abc", "not an identifier"),
+        ("my service", "use ASCII letters, digits"),
+        ("x-", "use ASCII letters, digits"),
+        ("a/b", "use ASCII letters, digits"),
+        ("class", "is a Python keyword"),
+        ("json", "already taken"),
+        ("cliquet", "already taken"),
+    ],
+)
+def test_invalid_names_are_refused_and_nothing_is_written(tmp_path, name, reason):
+    output = tmp_path / "out"
+    result = run("project", name, "--no-input", "-o", str(output))
+    assert result.exit_code == 1
+    assert reason in result.output
+    assert not output.exists()
+
+
+def test_existing_directory_is_refused_without_force(tmp_path):
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "notes.txt").write_text("mine")
+    result = run("project", "svc", "--no-input", "-o", str(tmp_path))
+    assert result.exit_code == 1
+    assert "already exists; pass --force" in result.output
+    assert entries(tmp_path / "svc") == ["notes.txt"]
+    assert entries(tmp_path) == ["svc"]
+
+
+def test_force_overwrites_the_generated_files_and_keeps_the_others(tmp_path):
+    assert run("project", "svc", "--no-input", "-o", str(tmp_path)).exit_code == 0
+    project = tmp_path / "svc"
+    (project / "notes.txt").write_text("mine")
+    (project / "svc" / "views.py").write_text("changed")
+    result = run("project", "svc", "--no-input", "--force", "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (project / "notes.txt").read_text() == "mine"
+    assert "ArticleSchema" in (project / "svc" / "views.py").read_text()
+    assert entries(tmp_path) == ["svc"]
+
+
+def test_set_chooses_template_options(tmp_path):
+    result = run(
+        "project",
+        "svc",
+        "--no-input",
+        "-o",
+        str(tmp_path),
+        "--set",
+        "production_cache=postgresql",
+        "--set",
+        "package_name=svc_core",
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "cliquet.cache_backend = cliquet.cache.postgresql"
+        in (tmp_path / "svc" / "production.ini").read_text()
+    )
+    assert (tmp_path / "svc" / "svc_core" / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("colour=blue", "has no variable 'colour' (its variables: project_name, package_name"),
+        ("production_cache=mysql", "invalid choice; choose one of redis, postgresql"),
+        ("project_name=other", "give the project name as the NAME argument"),
+        ("package_name=2pkg", "Invalid package name '2pkg'"),
+        ("package_name=os", "'os' is already taken"),
+    ],
+)
+def test_bad_set_values_are_refused(tmp_path, option, message):
+    result = run("project", "svc", "--no-input", "-o", str(tmp_path), "--set", option)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert entries(tmp_path) == []
+
+
+def test_set_needs_key_equals_value(tmp_path):
+    result = run("project", "svc", "--no-input", "-o", str(tmp_path), "--set", "oops")
+    assert result.exit_code == 2
+    assert "'oops' is not KEY=VALUE" in result.output
+
+
+def test_prompts_by_default(tmp_path):
+    # Name kept, package name changed, second cache choice.
+    result = run("project", "svc", "-o", str(tmp_path), input="\nsvc_api\n2\n")
+    assert result.exit_code == 0, result.output
+    assert "Project name" in result.output
+    assert (tmp_path / "svc" / "svc_api" / "views.py").is_file()
+    assert "cliquet.cache.postgresql" in (tmp_path / "svc" / "production.ini").read_text()
+
+
+def test_a_name_typed_at_the_prompt_is_validated(tmp_path):
+    result = run("project", "svc", "-o", str(tmp_path), input="9lives\n\n\n")
+    assert result.exit_code == 1
+    assert "Invalid project name '9lives'" in result.output
+    assert entries(tmp_path) == []
+
+
+def test_existing_directory_is_refused_before_prompting(tmp_path):
+    (tmp_path / "svc").mkdir()
+    result = run("project", "svc", "-o", str(tmp_path), input="")
+    assert result.exit_code == 1
+    assert "Project name" not in result.output
+
+
+def test_the_template_does_not_print_next_steps_twice(tmp_path, capfd):
+    run("project", "svc", "--no-input", "-o", str(tmp_path))
+    assert "Next steps" not in capfd.readouterr().out  # the hook's, on the real stdout
+
+
+# --- generic templates, failures ----------------------------------------------------------
+
+
+@pytest.fixture
+def widget_templates(tmp_path, monkeypatch):
+    """A templates directory with one ``widget`` kind; tests may break it."""
+    root = tmp_path / "templates"
+    template = root / "widget"
+    (template / "{{cookiecutter.widget_name}}").mkdir(parents=True)
+    (template / "cookiecutter.json").write_text(json.dumps({"widget_name": "w", "size": "1"}))
+    (template / "{{cookiecutter.widget_name}}" / "size.txt").write_text(
+        "{{ cookiecutter.size }}\n"
+    )
+    monkeypatch.setattr(render_module, "_templates_root", lambda: root)
+    return template
+
+
+def test_any_kind_of_template_renders(widget_templates, tmp_path):
+    out = tmp_path / "out"
+    path = render("widget", "gizmo", output_dir=out, extra_context={"size": "3"}, no_input=True)
+    assert path == out / "gizmo"
+    assert (path / "size.txt").read_text() == "3\n"
+    assert entries(out) == ["gizmo"]
+
+
+def test_a_template_error_leaves_nothing_behind(widget_templates, tmp_path):
+    (widget_templates / "{{cookiecutter.widget_name}}" / "broken.txt").write_text(
+        "{{ cookiecutter.missing }}"
+    )
+    out = tmp_path / "out"
+    with pytest.raises(click.ClickException, match="missing"):
+        render("widget", "gizmo", output_dir=out, no_input=True)
+    assert not out.exists()
+
+
+def test_a_failing_hook_leaves_an_existing_directory_untouched(widget_templates, tmp_path):
+    (widget_templates / "hooks").mkdir()
+    (widget_templates / "hooks" / "post_gen_project.py").write_text("raise SystemExit(1)\n")
+    out = tmp_path / "out"
+    (out / "gizmo").mkdir(parents=True)
+    (out / "gizmo" / "size.txt").write_text("old\n")
+    with pytest.raises(click.ClickException, match="The template refused these options"):
+        render("widget", "gizmo", output_dir=out, no_input=True, force=True)
+    assert entries(out) == ["gizmo"]
+    assert (out / "gizmo" / "size.txt").read_text() == "old\n"
+
+
+def test_a_directory_outside_the_output_dir_is_refused(widget_templates, tmp_path):
+    (widget_templates / "{{cookiecutter.widget_name}}").rename(
+        widget_templates / "{{cookiecutter.size}}"
+    )
+    out = tmp_path / "out"
+    with pytest.raises(click.ClickException, match="must be a plain directory name"):
+        render("widget", "gizmo", output_dir=out, extra_context={"size": "../x"}, no_input=True)
+    assert entries(tmp_path) == ["templates"]
+
+
+# --- backend and extension ----------------------------------------------------------------
+
+
+def _needs(kind):
+    if not (ROOT / "templates" / kind / "cookiecutter.json").is_file():
+        pytest.skip(f"templates/{kind} is not there yet")
+
+
+@pytest.mark.parametrize("kind", ["cache", "storage", "permission"])
+def test_backend_kind_option(tmp_path, kind):
+    _needs("backend")
+    result = run("backend", "riak", "--kind", kind, "--no-input", "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cliquet-riak" / "cliquet_riak" / f"{kind}.py").is_file()
+    assert f"cliquet.{kind}_backend = cliquet_riak.{kind}" in result.output
+
+
+def test_backend_kind_is_a_choice(tmp_path):
+    result = run("backend", "riak", "--kind", "queue", "--no-input", "-o", str(tmp_path))
+    assert result.exit_code == 2
+    assert "'queue' is not one of 'cache', 'storage', 'permission'" in result.output
+
+
+def test_extension(tmp_path):
+    _needs("extension")
+    result = run("extension", "stats", "--no-input", "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cliquet-stats" / "cliquet_stats" / "__init__.py").is_file()
+    assert "cliquet.includes = cliquet_stats" in result.output
+
+
+def test_next_steps_of_a_project(tmp_path):
+    path = render("project", "svc", output_dir=tmp_path, no_input=True)
+    assert next_steps("project", path).splitlines() == [
+        "Next steps:",
+        f"  cd {path}",
+        "  pip install -e '.[test]'",
+        "  python -m pytest",
+        "  pserve development.ini        # serves http://localhost:8888/v1/",
+    ]

@@ -1,0 +1,1 @@
+"""Tests of the Cookiecutter templates, baked with pytest-cookies."""
