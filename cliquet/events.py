@@ -68,6 +68,7 @@ class AfterResourceChanged(_ResourceEvent):
     """The same as :class:`ResourceChanged`, once the writes are committed."""
 
 
+_SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 _PENDING = "cliquet.pending_events"
 _PARENT = "cliquet.parent_request"
 
@@ -161,6 +162,9 @@ def transaction_tween_factory(handler: Any, registry: Any) -> Any:
         parent = request.environ.get(_PARENT)
         if parent is not None:
             return subrequest(request, parent)
+        if request.method in _SAFE_METHODS:
+            # Reads need no unit of work (nor the write lock it takes on SQLite).
+            return handler(request)
         for backend in backends:
             backend.begin()
         try:

@@ -62,12 +62,10 @@ def migrate(engine: Engine, component: str, *, dry_run: bool = False) -> str:
     head = head_revision(component)
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            # Workers starting together migrate one at a time; the others then find it done.
+            # Workers starting together migrate one at a time; the others then find it done
+            # (SQLite transactions begin with the write lock: see cliquet.sql).
             key = zlib.crc32(f"cliquet.migrate.{component}".encode())
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-        elif connection.dialect.name == "sqlite":
-            # Take the write lock before reading the version (WAL readers cannot upgrade).
-            connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS cliquet_migration_lock (x)")
         before = current_revision(connection, component)
         if before == head:
             return f"{component}: up to date (revision {head})"

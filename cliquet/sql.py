@@ -9,7 +9,9 @@ the web layer answers with a 503.
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypedDict, TypeVar
@@ -134,6 +136,25 @@ def create_engine_from_url(
     return engine
 
 
+def _enable_wal(cursor: Any, *, timeout_seconds: float) -> None:
+    """Switch the file to WAL (persistent: done once per file).
+
+    The switch needs the file to itself and does not wait on the busy handler, so workers
+    opening a new file together retry until the first one has done it.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _create_sqlite_engine(
     parsed: URL, *, pool_size: int, max_overflow: int, pool_timeout_seconds: float
 ) -> Engine:
@@ -157,13 +178,24 @@ def _create_sqlite_engine(
 
     @event.listens_for(engine, "connect")
     def _set_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+        # SQLAlchemy, not the sqlite3 module, starts transactions (see _begin), DDL included.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         # First, so that switching to WAL waits for a lock held by another process.
         cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         if not in_memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor, timeout_seconds=pool_timeout_seconds)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # A unit of work (a writing request) takes the write lock up front: a WAL transaction
+        # that has read cannot become a writer once another process has written (SQLITE_BUSY
+        # at once, whatever the busy timeout), whereas BEGIN IMMEDIATE waits its turn, so
+        # workers on one file queue. Other transactions stay deferred: readers never wait.
+        immediate = connection.info.pop(IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -322,6 +354,10 @@ def chunked(items: Iterable[_T], size: int = 500) -> Iterator[Sequence[_T]]:
         yield batch
 
 
+# Connection.info key: begin this transaction holding the write lock (SQLite).
+IMMEDIATE = "cliquet.immediate"
+
+
 class _ThreadState:
     """One thread's transaction on an engine: how many backends hold it, its connection."""
 
@@ -407,8 +443,10 @@ class UnitOfWork:
                 yield connection
             return
         if state.connection is None:
-            state.connection = self.engine.connect()
-            state.connection.begin()
+            connection = self.engine.connect()
+            connection.info[IMMEDIATE] = True  # read by SQLite's begin hook, ignored elsewhere
+            connection.begin()
+            state.connection = connection
         yield state.connection
 
 

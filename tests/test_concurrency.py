@@ -1,4 +1,7 @@
-"""Several server processes on one PostgreSQL database: what multi-worker deployments rely on."""
+"""Several server processes on one database: what multi-worker deployments rely on.
+
+PostgreSQL in production; SQLite (one file, WAL) for several ``pserve`` workers on one machine.
+"""
 
 import base64
 import json
@@ -38,15 +41,22 @@ def call(port, method, path, body=None, headers=None):
         return e.code, e.headers, json.loads(e.read() or b"null")
 
 
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgresql), "sqlite"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return request.getfixturevalue("postgresql_url")
+
+
 @pytest.fixture
-def two_servers(postgresql_url):
-    """Two processes serving the same PostgreSQL database."""
+def two_servers(database_url):
+    """Two processes serving the same database, which they migrate at the same time."""
     env = {
         **os.environ,
         "CLIQUET_STORAGE_BACKEND": "cliquet.storage.sql",
-        "CLIQUET_STORAGE_URL": postgresql_url,
+        "CLIQUET_STORAGE_URL": database_url,
         "CLIQUET_PERMISSION_BACKEND": "cliquet.permission.sql",
-        "CLIQUET_PERMISSION_URL": postgresql_url,
+        "CLIQUET_PERMISSION_URL": database_url,
         "CLIQUET_MIGRATE_ON_STARTUP": "true",
     }
     ports = [free_port(), free_port()]
@@ -57,7 +67,7 @@ def two_servers(postgresql_url):
         for port in ports
     ]
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         for port in ports:
             while True:
                 try:
@@ -75,7 +85,7 @@ def two_servers(postgresql_url):
             process.wait(timeout=30)
         from sqlalchemy import create_engine, text
 
-        engine = create_engine(postgresql_url.replace("postgresql://", "postgresql+psycopg://"))
+        engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM records"))
             connection.execute(text("DELETE FROM timestamps"))
@@ -100,7 +110,6 @@ def in_threads(*targets):
         raise errors[0]
 
 
-@pytest.mark.postgresql
 def test_two_processes_writing_get_unique_increasing_timestamps(two_servers):
     created = {port: [] for port in two_servers}
 
@@ -125,7 +134,6 @@ def test_two_processes_writing_get_unique_increasing_timestamps(two_servers):
     assert headers["ETag"] == f'"{max(everything)}"'
 
 
-@pytest.mark.postgresql
 def test_two_processes_incrementing_one_record_lose_no_update(two_servers):
     status, _, body = call(
         two_servers[0], "POST", "/articles", {"data": {"title": "t", "rank": 0}}
@@ -159,7 +167,6 @@ def test_two_processes_incrementing_one_record_lose_no_update(two_servers):
     assert final["data"]["rank"] == 50
 
 
-@pytest.mark.postgresql
 def test_concurrent_patches_without_preconditions_are_serialized(two_servers):
     """Each PATCH merges into the latest version: no field written by another is lost."""
     status, _, body = call(two_servers[0], "POST", "/articles", {"data": {"title": "t"}})

@@ -95,7 +95,8 @@ class _Statements:
         sa.event.listen(engine, "before_cursor_execute", self._record)
 
     def _record(self, conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-        self.seen.append((statement, parameters))
+        if statement.split(" ", 1)[0] not in ("BEGIN", "COMMIT", "ROLLBACK"):  # not queries
+            self.seen.append((statement, parameters))
 
     def close(self) -> None:
         sa.event.remove(self.engine, "before_cursor_execute", self._record)
