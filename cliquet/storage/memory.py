@@ -133,9 +133,11 @@ def select(
     modified_field: str = DEFAULT_MODIFIED_FIELD,
 ) -> list[dict[str, Any]]:
     """Filter, sort, paginate and limit records as :meth:`StorageBase.get_all` specifies."""
-    selected = [r for r in records if _matches_all(r, filters or ())]
-    # Start newest first so that ties of an explicit sorting stay in a stable order.
-    _sort(selected, [Sort(modified_field, -1)])
+    selected = [r for r in records if _matches_all(r, filters)] if filters else list(records)
+    if not sorting or not any(rule.field == modified_field for rule in sorting):
+        # Start newest first so that ties of an explicit sorting stay in a stable order
+        # (needless when the sorting holds the timestamp, unique in a collection).
+        _sort(selected, [Sort(modified_field, -1)])
     if sorting:
         _sort(selected, sorting)
     if pagination_rules:
@@ -415,7 +417,7 @@ class Storage(StorageBase):
         key = (collection_id, parent_id)
         with self._lock:
             live = list(self._records.get(key, {}).values())
-            count = sum(1 for r in live if _matches_all(r, filters or ()))
+            count = sum(1 for r in live if _matches_all(r, filters)) if filters else len(live)
             if include_deleted:
                 live.extend(self._tombstones.get(key, {}).values())
             records = select(
