@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pathlib
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from alembic import command
@@ -19,6 +21,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+
+from cliquet.sql import IMMEDIATE
 
 __all__ = ["migrate", "migrate_backends", "current_revision", "head_revision", "COMPONENTS"]
 
@@ -50,6 +54,14 @@ def current_revision(connection: Connection, component: str) -> str | None:
     return context.get_current_revision()
 
 
+@contextmanager
+def _write_transaction(connection: Connection) -> Iterator[None]:
+    """A transaction holding the write lock from its start on SQLite (see cliquet.sql)."""
+    connection.info[IMMEDIATE] = True
+    with connection.begin():
+        yield
+
+
 def migrate(engine: Engine, component: str, *, dry_run: bool = False) -> str:
     """Bring ``component``'s tables to the newest revision; idempotent.
 
@@ -60,10 +72,10 @@ def migrate(engine: Engine, component: str, *, dry_run: bool = False) -> str:
     """
     config = _config(component)
     head = head_revision(component)
-    with engine.begin() as connection:
+    with engine.connect() as connection, _write_transaction(connection):
         if connection.dialect.name == "postgresql":
             # Workers starting together migrate one at a time; the others then find it done
-            # (SQLite transactions begin with the write lock: see cliquet.sql).
+            # (on SQLite, _write_transaction holds the write lock from the start).
             key = zlib.crc32(f"cliquet.migrate.{component}".encode())
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         before = current_revision(connection, component)
