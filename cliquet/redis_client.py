@@ -16,6 +16,8 @@ from pyramid.exceptions import ConfigurationError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from cliquet.settings import read_int
+
 __all__ = [
     "ClientSettings",
     "client_settings",
@@ -71,24 +73,6 @@ def create_client(
     return redis.Redis(connection_pool=pool)
 
 
-def _int_setting(settings: Mapping[str, Any], key: str, default: int) -> int:
-    value = settings.get(key)
-    if value is None or value == "":
-        return default
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    else:
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            number = 0
-    if number < 1:
-        raise ConfigurationError(
-            f"Invalid value for setting {key!r}: {value!r}; expected a positive integer."
-        )
-    return number
-
-
 def client_settings(settings: Mapping[str, Any], prefix: str) -> ClientSettings:
     """Read the Redis settings of one component, rejecting bad values at start-up.
 
@@ -110,9 +94,12 @@ def client_settings(settings: Mapping[str, Any], prefix: str) -> ClientSettings:
         )
     return ClientSettings(
         url=url,
-        pool_size=_int_setting(settings, f"cliquet.{prefix}_pool_size", _DEFAULT_POOL_SIZE),
-        pool_timeout_seconds=_int_setting(
-            settings, f"cliquet.{prefix}_pool_timeout_seconds", _DEFAULT_POOL_TIMEOUT_SECONDS
+        pool_size=read_int(settings, f"cliquet.{prefix}_pool_size", _DEFAULT_POOL_SIZE, minimum=1),
+        pool_timeout_seconds=read_int(
+            settings,
+            f"cliquet.{prefix}_pool_timeout_seconds",
+            _DEFAULT_POOL_TIMEOUT_SECONDS,
+            minimum=1,
         ),
     )
 

@@ -25,6 +25,7 @@ __all__ = [
     "PUBLIC_SETTINGS",
     "load_default_settings",
     "env_variable_name",
+    "read_int",
 ]
 
 
@@ -192,6 +193,30 @@ def _coercer_for(name: str, default: Any) -> Coercer | None:
     if isinstance(default, str):
         return _as_str
     return None
+
+
+def read_int(
+    settings: Mapping[str, Any], key: str, default: int, *, minimum: int | None = None
+) -> int:
+    """An integer setting that has no entry in a defaults table (backends' pool sizes...).
+
+    Missing or empty: ``default``. Typed or text values are accepted, as from an ``.ini``.
+
+    :raises pyramid.exceptions.ConfigurationError: not an integer, or under ``minimum``.
+    """
+    value = settings.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        number = _as_int(value)
+    except ValueError:
+        number = None
+    if number is None or (minimum is not None and number < minimum):
+        expected = "an integer" if minimum is None else f"an integer of at least {minimum}"
+        raise ConfigurationError(
+            f"Invalid value for setting {key!r}: {value!r}; expected {expected}."
+        )
+    return number
 
 
 def env_variable_name(setting: str) -> str:

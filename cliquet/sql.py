@@ -25,6 +25,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import expression
 
+from cliquet.settings import read_int
+
 __all__ = [
     "UnitOfWork",
     "unit_of_work",
@@ -200,20 +202,6 @@ def _create_sqlite_engine(
     return engine
 
 
-def _int_setting(settings: Mapping[str, Any], key: str, default: int) -> int:
-    value = settings.get(key)
-    if value is None or value == "":
-        return default
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ConfigurationError(
-            f"Invalid value for setting {key!r}: {value!r}; expected an integer."
-        ) from None
-
-
 def engine_settings(settings: Mapping[str, Any], prefix: str) -> EngineSettings:
     """Read the engine settings of one component, rejecting bad values at start-up.
 
@@ -238,7 +226,12 @@ def engine_settings(settings: Mapping[str, Any], prefix: str) -> EngineSettings:
     except ValueError as e:
         raise ConfigurationError(f"Invalid value for setting {url_key!r}: {e}.") from None
     values = {
-        name: _int_setting(settings, f"cliquet.{prefix}_{name}", default)
+        name: read_int(
+            settings,
+            f"cliquet.{prefix}_{name}",
+            default,
+            minimum=1 if name in ("pool_size", "pool_timeout_seconds") else 0,
+        )
         for name, default in (
             ("pool_size", _DEFAULT_POOL_SIZE),
             ("max_overflow", _DEFAULT_MAX_OVERFLOW),
@@ -246,13 +239,6 @@ def engine_settings(settings: Mapping[str, Any], prefix: str) -> EngineSettings:
             ("statement_timeout_ms", _DEFAULT_STATEMENT_TIMEOUT_MS),
         )
     }
-    for name, value in values.items():
-        minimum = 1 if name in ("pool_size", "pool_timeout_seconds") else 0
-        if value < minimum:
-            raise ConfigurationError(
-                f"Invalid value for setting 'cliquet.{prefix}_{name}': {value!r}; "
-                f"expected an integer of at least {minimum}."
-            )
     return EngineSettings(
         url=url,
         pool_size=values["pool_size"],

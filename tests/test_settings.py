@@ -147,3 +147,14 @@ def test_public_settings_are_shown_by_hello_view_typed():
     app = build_app({"cliquet.batch_max_requests": "3", "cliquet.readonly": "yes"})
     body = app.get("/v1/").json
     assert body["settings"] == {"batch_max_requests": 3, "readonly": True}
+
+
+def test_read_int_reads_backend_integers_at_startup():
+    from cliquet.settings import read_int
+
+    assert read_int({}, "cliquet.cache_pool_size", 10) == 10
+    assert read_int({"k": "7"}, "k", 10) == 7
+    assert read_int({"k": 0}, "k", 10, minimum=0) == 0
+    for bad in ("lots", "0", True):
+        with pytest.raises(ConfigurationError, match=r"'k': .*expected an integer"):
+            read_int({"k": bad}, "k", 10, minimum=1)
