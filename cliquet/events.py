@@ -21,10 +21,14 @@ from typing import Any
 
 from pyramid.httpexceptions import HTTPException
 
+from cliquet.permission import PermissionBase
+from cliquet.storage import StorageBase
+
 __all__ = [
     "ACTIONS",
     "ResourceChanged",
     "AfterResourceChanged",
+    "batch_rolled_back",
     "notify_resource_event",
     "transaction_tween_factory",
 ]
@@ -71,6 +75,8 @@ class AfterResourceChanged(_ResourceEvent):
 _SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 _PENDING = "cliquet.pending_events"
 _PARENT = "cliquet.parent_request"
+_ROLLBACK = "cliquet.rollback"
+_AFTER_EVENTS = "cliquet.after_events"
 
 
 def notify_resource_event(
@@ -108,6 +114,16 @@ def _pending_events(request: Any) -> list[tuple[dict[str, Any], list[dict[str, A
     return list(request.environ.pop(_PENDING, {}).values())
 
 
+def batch_rolled_back(request: Any) -> bool:
+    """Whether the unit of work of ``request`` (a batch) is doomed to roll back.
+
+    True once one of its subrequests failed with a 5xx (or had its writes refused by a
+    ``ResourceChanged`` subscriber) and every backend can roll back: none of the batch's
+    writes will stay, so the batch must not answer 2xx.
+    """
+    return bool(request.environ.get(_ROLLBACK))
+
+
 def _transactional_backends(registry: Any) -> list[Any]:
     backends = []
     for name in ("storage", "permission"):
@@ -117,14 +133,27 @@ def _transactional_backends(registry: Any) -> list[Any]:
     return backends
 
 
+def _can_roll_back(backend: Any) -> bool:
+    """Whether ``backend`` undoes writes on rollback (it overrides the contract's no-op)."""
+    return type(backend).rollback not in (StorageBase.rollback, PermissionBase.rollback)
+
+
 def transaction_tween_factory(handler: Any, registry: Any) -> Any:
     """One unit of work per top-level request (a batch and its subrequests share one).
 
     Begins the backends' transaction, runs the request, notifies ``ResourceChanged`` for its
-    writes, then commits and notifies ``AfterResourceChanged``; any error response (or, in a
-    batch, a 5xx subrequest or a subscriber refusing a subrequest) rolls everything back.
+    writes, then commits and notifies ``AfterResourceChanged``; any error response rolls
+    everything back. In a batch, when every backend can roll back, a 5xx subrequest or a
+    subscriber refusing a subrequest dooms the whole unit of work (see
+    :func:`batch_rolled_back`); when one cannot (Redis), each subrequest stands alone and
+    the batch commits what the others wrote.
     """
     backends = _transactional_backends(registry)
+    atomic = all(_can_roll_back(backend) for backend in backends)
+
+    def doom(parent: Any) -> None:
+        if atomic:
+            parent.environ[_ROLLBACK] = True
 
     def notify_changed(request: Any) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         events = _pending_events(request)
@@ -139,7 +168,7 @@ def transaction_tween_factory(handler: Any, registry: Any) -> Any:
             # Only an HTTP error below 500 is a client error; any other exception becomes a
             # 500, whatever ``code`` attribute it may carry (SQLAlchemy's are strings).
             if not isinstance(e, HTTPException) or (e.code or 500) >= 500:
-                parent.environ["cliquet.rollback"] = True
+                doom(parent)
             raise
         if response.status_code < 400:
             try:
@@ -147,15 +176,15 @@ def transaction_tween_factory(handler: Any, registry: Any) -> Any:
             except BaseException:
                 # A subscriber refused this subrequest's writes, which the backends cannot
                 # undo apart from the rest of the batch: the whole batch is rolled back.
-                parent.environ["cliquet.rollback"] = True
+                doom(parent)
                 raise
-            parent.environ.setdefault("cliquet.after_events", []).extend(
+            parent.environ.setdefault(_AFTER_EVENTS, []).extend(
                 (payload, impacted, request) for payload, impacted in events
             )
         else:
             _pending_events(request)
             if response.status_code >= 500:
-                parent.environ["cliquet.rollback"] = True
+                doom(parent)
         return response
 
     def tween(request: Any) -> Any:
@@ -169,7 +198,7 @@ def transaction_tween_factory(handler: Any, registry: Any) -> Any:
             backend.begin()
         try:
             response = handler(request)
-            if response.status_code >= 400 or request.environ.get("cliquet.rollback"):
+            if response.status_code >= 400 or batch_rolled_back(request):
                 raise _Rollback(response)
             events = [(p, i, request) for p, i in notify_changed(request)]
         except _Rollback as rollback:
@@ -186,7 +215,7 @@ def transaction_tween_factory(handler: Any, registry: Any) -> Any:
             # unit of work does nothing).
             _rollback(backends)
             raise
-        _notify_after(registry, request.environ.pop("cliquet.after_events", []) + events)
+        _notify_after(registry, request.environ.pop(_AFTER_EVENTS, []) + events)
         return response
 
     return tween

@@ -2,8 +2,16 @@
 
 Subrequests go through the whole stack (authentication, tweens, error views) as ordinary
 requests would, with the batch's ``Authorization`` unless they bring their own. They share
-the batch's unit of work: on transactional backends, a 5xx in any of them (or a
-``ResourceChanged`` subscriber refusing one of them) rolls all back.
+the batch's unit of work, so the batch never answers 2xx for a write that was rolled back:
+
+- when every backend can roll back (memory, SQL), a 5xx in any subrequest, or a
+  ``ResourceChanged`` subscriber refusing one, rolls all of them back; the later ones are not
+  run and the batch answers with that subrequest's status and errno, naming it in
+  ``details`` (``rolled_back``, ``request``: index, method, path, status, body), and no
+  ``responses``. A commit failing at the end answers 503 errno 201: nothing was stored;
+- when one cannot (Redis), each subrequest stands alone: the batch answers 200 and each slot
+  tells what happened to its request, a 2xx slot's writes stayed;
+- a 4xx subrequest (client error) is answered in its slot and undoes nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from urllib.parse import unquote
 from pyramid.request import Request
 from pyramid.security import NO_PERMISSION_REQUIRED
 
-from cliquet.errors import ERRORS, raise_invalid
+from cliquet.errors import ERRORS, errno_for_status, json_error_response, raise_invalid
+from cliquet.events import batch_rolled_back
 
 __all__ = ["includeme"]
 
@@ -84,7 +93,7 @@ def _response_body(response: Any) -> Any:
 
 def _batch(request: Any) -> dict[str, Any]:
     responses = []
-    for sub in _parse(request):
+    for index, sub in enumerate(_parse(request)):
         subrequest = Request.blank(sub["path"], method=sub["method"])
         for name in ("Authorization", "User-Agent", "Accept-Language"):
             if name in request.headers:
@@ -97,15 +106,37 @@ def _batch(request: Any) -> dict[str, Any]:
         subrequest.environ["cliquet.parent_request"] = request
         subrequest.registry = request.registry
         response = request.invoke_subrequest(subrequest, use_tweens=True)
-        responses.append(
-            {
-                "status": response.status_code,
-                "path": sub["path"],
-                "headers": dict(response.headers),
-                "body": _response_body(response),
-            }
-        )
+        slot = {
+            "status": response.status_code,
+            "path": sub["path"],
+            "headers": dict(response.headers),
+            "body": _response_body(response),
+        }
+        if batch_rolled_back(request):
+            raise _rolled_back(index, sub["method"], slot)
+        responses.append(slot)
     return {"responses": responses}
+
+
+def _rolled_back(index: int, method: str, slot: dict[str, Any]) -> Exception:
+    """The batch's answer once ``slot`` (request ``index``) doomed its unit of work."""
+    status = slot["status"] if slot["status"] >= 400 else 500
+    body = slot["body"]
+    errno = body.get("errno") if isinstance(body, dict) else None
+    if not isinstance(errno, int) or isinstance(errno, bool):
+        errno = errno_for_status(status)
+    return json_error_response(
+        status,
+        errno=errno,
+        message=(
+            f"The batch was rolled back, nothing of it was stored: request {index} "
+            f"({method} {slot['path']}) failed with {slot['status']}."
+        ),
+        details={
+            "rolled_back": True,
+            "request": {"index": index, "method": method, **slot},
+        },
+    )
 
 
 def includeme(config: Any) -> None:

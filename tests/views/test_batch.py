@@ -6,7 +6,8 @@ from pyramid import httpexceptions
 from cliquet.authentication import basicauth_userid
 from cliquet.errors import ERRORS, http_error
 from cliquet.events import AfterResourceChanged, ResourceChanged
-from cliquet.testing.web import TEST_SETTINGS
+from cliquet.storage import StorageError
+from cliquet.testing.web import TEST_SETTINGS, build_app
 from tests.resource import conftest as resource_fixtures
 
 # The resource test service (tests/resource/testapp.py), over every storage backend.
@@ -321,7 +322,19 @@ def test_one_event_per_subrequest_write(recorded, alice):
     assert [e.payload for e in after] == [e.payload for e in changed]
 
 
-def test_a_5xx_subrequest_rolls_back_the_whole_batch(recorded, alice):
+def assert_rolled_back(response, status, errno, index, path):
+    """The batch answered as its failing subrequest did, naming it; no slot claims success."""
+    assert_error(response, status, errno)
+    assert "responses" not in response.json
+    details = response.json["details"]
+    assert details["rolled_back"] is True
+    assert details["request"]["index"] == index
+    assert details["request"]["path"] == path
+    assert details["request"]["status"] == status
+    assert details["request"]["body"]["errno"] == errno
+
+
+def test_a_5xx_subrequest_fails_the_whole_batch(recorded, alice):
     app, events = recorded
     kept = app.post_json("/v1/articles", {"data": {"title": "kept"}}, headers=alice).json["data"]
     events.clear()
@@ -334,18 +347,59 @@ def test_a_5xx_subrequest_rolls_back_the_whole_batch(recorded, alice):
             {"body": {"data": {"title": "c"}}},
         ],
     }
-    response = batch(app, body, headers=alice)
-    assert response.status_code == 200
-    responses = response.json["responses"]
-    assert [r["status"] for r in responses] == [201, 200, 500, 201]
-    assert responses[2]["body"]["errno"] == 999
+    response = batch(app, body, headers=alice, status=500)
+    assert_rolled_back(response, 500, 999, 2, "/v1/articles")
 
-    # On the memory backend the batch is one transaction: nothing of it stays.
+    # Every backend of this app rolls back: nothing of the batch stays, nothing is announced.
     assert app.get("/v1/articles", headers=alice).json["data"] == [kept]
     assert not [e for e in events if isinstance(e, AfterResourceChanged)]
+    # The subrequests after the failing one were not run.
+    assert [e.impacted_records[0]["new"]["title"] for e in events] == ["a", "kept", "boom"]
     # And the service goes on.
     app.post_json("/v1/articles", {"data": {"title": "after"}}, headers=alice, status=201)
     assert titles(app, alice) == ["after", "kept"]
+
+
+def test_a_backend_failure_in_a_subrequest_fails_the_whole_batch(app, alice, monkeypatch):
+    kept = app.post_json("/v1/articles", {"data": {"title": "kept"}}, headers=alice).json["data"]
+    storage = app.app.registry.storage
+
+    def failing_delete(*args, **kwargs):
+        raise StorageError("backend went away")
+
+    monkeypatch.setattr(storage, "delete", failing_delete)
+    body = {
+        "requests": [
+            {"method": "POST", "path": "/articles", "body": {"data": {"title": "a"}}},
+            {"method": "DELETE", "path": f"/articles/{kept['id']}"},
+        ]
+    }
+    response = batch(app, body, headers=alice, status=503)
+    assert_rolled_back(response, 503, 201, 1, f"/v1/articles/{kept['id']}")
+    assert response.headers["Retry-After"] == "30"
+    monkeypatch.undo()
+    assert titles(app, alice) == ["kept"]
+
+
+def test_a_failing_commit_fails_the_whole_batch(app, alice, monkeypatch):
+    registry = app.app.registry
+    backend = registry.permission if hasattr(registry.permission, "engine") else registry.storage
+
+    def failing_commit():
+        raise StorageError("commit failed")
+
+    monkeypatch.setattr(backend, "commit", failing_commit)
+    body = {
+        "defaults": {"method": "POST", "path": "/articles"},
+        "requests": [{"body": {"data": {"title": "a"}}}, {"body": {"data": {"title": "b"}}}],
+    }
+    response = batch(app, body, headers=alice, status=503)
+    assert_error(response, 503, 201)
+    assert response.headers["Retry-After"] == "30"
+    monkeypatch.undo()
+    assert titles(app, alice) == []
+    app.post_json("/v1/articles", {"data": {"title": "after"}}, headers=alice, status=201)
+    assert titles(app, alice) == ["after"]
 
 
 def test_a_5xx_subrequest_rolls_back_shared_permissions_too(recorded, alice, bob):
@@ -360,13 +414,13 @@ def test_a_5xx_subrequest_rolls_back_shared_permissions_too(recorded, alice, bob
             {"method": "POST", "path": "/articles", "body": {"data": {"title": "boom"}}},
         ]
     }
-    responses = batch(app, body, headers=alice).json["responses"]
-    assert [r["status"] for r in responses] == [201, 500]
+    response = batch(app, body, headers=alice, status=500)
+    assert_rolled_back(response, 500, 999, 1, "/v1/articles")
     app.get(f"/v1/notes/{ARTICLE_ID}", headers=alice, status=403)
     assert app.app.registry.permission.get_accessible_objects([ALICE, BOB]) == {}
 
 
-def test_a_subscriber_refusing_a_subrequest_rolls_back_the_whole_batch(make_resource_app, alice):
+def test_a_subscriber_refusing_a_subrequest_fails_the_whole_batch(make_resource_app, alice):
     # The backends cannot undo one subrequest apart from the others: all of it goes.
     def no_drafts(event):
         for impacted in event.impacted_records:
@@ -376,12 +430,47 @@ def test_a_subscriber_refusing_a_subrequest_rolls_back_the_whole_batch(make_reso
     app = make_resource_app(setup=lambda config: config.add_subscriber(no_drafts, ResourceChanged))
     body = {
         "defaults": {"method": "POST", "path": "/articles"},
-        "requests": [{"body": {"data": {"title": "a"}}}, {"body": {"data": {"title": "draft"}}}],
+        "requests": [
+            {"body": {"data": {"title": "a"}}},
+            {"body": {"data": {"title": "draft"}}},
+            {"body": {"data": {"title": "c"}}},
+        ],
+    }
+    response = batch(app, body, headers=alice, status=403)
+    assert_rolled_back(response, 403, 121, 1, "/v1/articles")
+    assert titles(app, alice) == []
+
+
+@pytest.mark.redis
+def test_on_redis_storage_each_subrequest_stands_alone(redis_url, redis_prefix, alice):
+    # Redis cannot roll back: what the slots say is what happened, 2xx slots included.
+    app = build_app(
+        {
+            "cliquet.storage_backend": "cliquet.storage.redis",
+            "cliquet.storage_url": redis_url,
+            "cliquet.storage_prefix": redis_prefix,
+        },
+        setup=lambda config: config.scan("tests.resource.testapp"),
+    )
+    app.app.registry.storage.flush()
+
+    def crash_on_boom(event):
+        if event.impacted_records[0]["new"].get("title") == "boom":
+            raise RuntimeError("subscriber crashed")
+
+    app.app.registry.registerHandler(crash_on_boom, (ResourceChanged,))
+    body = {
+        "defaults": {"method": "POST", "path": "/articles"},
+        "requests": [
+            {"body": {"data": {"title": "a"}}},
+            {"body": {"data": {"title": "boom"}}},
+            {"body": {"data": {"title": "c"}}},
+        ],
     }
     responses = batch(app, body, headers=alice).json["responses"]
-    assert [r["status"] for r in responses] == [201, 403]
-    assert responses[1]["body"]["errno"] == 121
-    assert titles(app, alice) == []
+    assert [r["status"] for r in responses] == [201, 500, 201]
+    # The refused write is answered 500 yet happened: a subscriber cannot undo it on Redis.
+    assert titles(app, alice) == ["a", "boom", "c"]
 
 
 class _LibraryError(Exception):
@@ -412,7 +501,6 @@ def test_a_crashing_view_rolls_back_the_whole_batch(make_resource_app, alice, co
             {"method": "POST", "path": "/crash"},
         ]
     }
-    responses = batch(app, body, headers=alice).json["responses"]
-    assert [r["status"] for r in responses] == [201, 500]
-    assert responses[1]["body"]["errno"] == 999
+    response = batch(app, body, headers=alice, status=500)
+    assert_rolled_back(response, 500, 999, 1, "/v1/crash")
     assert titles(app, alice) == []
