@@ -74,6 +74,9 @@ def migrate(engine: Engine, component: str, *, dry_run: bool = False) -> str:
     head = head_revision(component)
     with engine.connect() as connection, _write_transaction(connection):
         if connection.dialect.name == "postgresql":
+            # A migration may take longer than requests may (cliquet.<x>_statement_timeout_ms).
+            connection.execute(text("SET LOCAL statement_timeout = 0"))
+            connection.execute(text("SET LOCAL lock_timeout = 0"))
             # Workers starting together migrate one at a time; the others then find it done
             # (on SQLite, _write_transaction holds the write lock from the start).
             key = zlib.crc32(f"cliquet.migrate.{component}".encode())

@@ -49,9 +49,10 @@ def create_client(
     """A lazily connecting client whose responses are decoded to ``str``.
 
     At most ``pool_size`` connections are open; a caller finding them all busy waits up to
-    ``pool_timeout_seconds``, which also bounds connecting and each reply. A command failing on a
-    broken connection is retried once at once, on a new connection: enough to get past a
-    restarted server, without making callers wait when it is down.
+    ``pool_timeout_seconds``, which also bounds connecting and each reply (a server that stops
+    answering costs that long, never more); TCP keepalives watch idle connections. A command
+    failing on a broken connection is retried once at once, on a new connection: enough to get
+    past a restarted server, without making callers wait when it is down.
 
     :param url: ``redis://[:password@]host[:port][/db]``, ``rediss://`` or ``unix://``.
     :param pool_size: most connections open at once.
@@ -67,8 +68,11 @@ def create_client(
         timeout=pool_timeout_seconds,
         socket_timeout=pool_timeout_seconds,
         socket_connect_timeout=pool_timeout_seconds,
+        # An idle pooled connection whose server vanished is found dead, not reused blindly.
+        socket_keepalive=True,
         decode_responses=True,
-        retry=Retry(NoBackoff(), 1),
+        # A dropped connection is retried; a timeout is not: it would double the wait.
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
     )
     return redis.Redis(connection_pool=pool)
 

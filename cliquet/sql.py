@@ -47,7 +47,16 @@ _T = TypeVar("_T")
 _DEFAULT_POOL_SIZE = 10
 _DEFAULT_MAX_OVERFLOW = 10
 _DEFAULT_POOL_TIMEOUT_SECONDS = 30
-_DEFAULT_STATEMENT_TIMEOUT_MS = 0
+_DEFAULT_STATEMENT_TIMEOUT_MS = 10_000
+
+# libpq's TCP keepalives: an idle connection whose peer vanished (packets dropped, not
+# refused) is found dead within idle + interval * count seconds instead of hours.
+_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
 
 _POSTGRESQL_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
 
@@ -91,18 +100,29 @@ def create_engine_from_url(
     ``postgresql://`` runs on psycopg 3 with a connection pool whose connections are checked
     before use, so that a service recovers by itself once a restarted database is back;
     ``pool_timeout_seconds`` also bounds how long connecting may take. ``sqlite:///path.db``
-    uses WAL (readers do not block the writer) and waits ``pool_timeout_seconds`` for a lock
-    rather than failing at once. ``sqlite://`` is one in-memory database shared by every
-    connection of the engine, which take turns on it: meant for tests.
+    uses WAL (readers do not block the writer) and waits for a lock (up to
+    ``statement_timeout_ms``) rather than failing at once. ``sqlite://`` is one in-memory
+    database shared by every connection of the engine, which take turns on it: meant for
+    tests.
 
     :param url: the database URL.
     :param pool_size: connections kept open.
     :param max_overflow: extra connections opened under load, closed when returned.
     :param pool_timeout_seconds: longest wait for a pooled connection, a new connection or
         (SQLite) a lock.
-    :param statement_timeout_ms: PostgreSQL cancels statements running longer (0: never).
+    :param statement_timeout_ms: longest a statement may run or wait for a lock (0: no
+        bound): PostgreSQL cancels it (``statement_timeout`` and ``lock_timeout``), SQLite
+        stops waiting for the write lock (its busy timeout, at most ``pool_timeout_seconds``).
     :returns: the engine; nothing is connected yet.
     :raises ValueError: the URL is malformed or names another database.
+
+    Every engine hides statement parameters (users' data) from its error messages, so that
+    logs show a failed statement's shape, not its values.
+
+    On PostgreSQL, the network is bounded too: ``connect_timeout`` (``pool_timeout_seconds``),
+    TCP keepalives (a dead peer found within 11 s of silence) and ``tcp_user_timeout`` (data
+    unacknowledged for ``pool_timeout_seconds`` drops the connection). Any of these libpq
+    parameters given in the URL's query wins.
     """
     parsed = _parse_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -111,11 +131,15 @@ def create_engine_from_url(
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout_seconds=pool_timeout_seconds,
+            statement_timeout_ms=statement_timeout_ms,
         )
-    connect_args: dict[str, Any] = {}
-    if "connect_timeout" not in parsed.query:
+    defaults: dict[str, Any] = {
         # libpq counts whole seconds and treats less than 2 as 2.
-        connect_args["connect_timeout"] = max(2, math.ceil(pool_timeout_seconds))
+        "connect_timeout": max(2, math.ceil(pool_timeout_seconds)),
+        **_KEEPALIVES,
+        "tcp_user_timeout": int(pool_timeout_seconds * 1000),
+    }
+    connect_args = {name: value for name, value in defaults.items() if name not in parsed.query}
     engine = sqlalchemy.create_engine(
         parsed,
         pool_size=pool_size,
@@ -123,6 +147,7 @@ def create_engine_from_url(
         pool_timeout=pool_timeout_seconds,
         pool_pre_ping=True,
         connect_args=connect_args,
+        hide_parameters=True,
     )
     if statement_timeout_ms > 0:
         timeout = int(statement_timeout_ms)
@@ -130,7 +155,9 @@ def create_engine_from_url(
         @event.listens_for(engine, "connect")
         def _set_statement_timeout(dbapi_connection: Any, connection_record: Any) -> None:
             cursor = dbapi_connection.cursor()
+            # Lock waits are part of a statement's time; lock_timeout names them in the error.
             cursor.execute(f"SET statement_timeout = {timeout}")
+            cursor.execute(f"SET lock_timeout = {timeout}")
             cursor.close()
             # A plain SET is undone if its transaction rolls back, as the pool's reset would.
             dbapi_connection.commit()
@@ -158,10 +185,17 @@ def _enable_wal(cursor: Any, *, timeout_seconds: float) -> None:
 
 
 def _create_sqlite_engine(
-    parsed: URL, *, pool_size: int, max_overflow: int, pool_timeout_seconds: float
+    parsed: URL,
+    *,
+    pool_size: int,
+    max_overflow: int,
+    pool_timeout_seconds: float,
+    statement_timeout_ms: int,
 ) -> Engine:
     in_memory = parsed.database in (None, "", ":memory:")
     busy_timeout_ms = int(pool_timeout_seconds * 1000)
+    if statement_timeout_ms > 0:
+        busy_timeout_ms = min(busy_timeout_ms, int(statement_timeout_ms))
     if in_memory:
         # The database lives as long as its connection: keep exactly one, for ever, and make
         # threads take turns on it (using one sqlite3 connection from two threads at once
@@ -176,6 +210,7 @@ def _create_sqlite_engine(
         pool_timeout=pool_timeout_seconds,
         # The pool hands a connection to one thread at a time, whichever it is.
         connect_args={"check_same_thread": False},
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")
@@ -207,7 +242,7 @@ def engine_settings(settings: Mapping[str, Any], prefix: str) -> EngineSettings:
 
     Reads ``cliquet.<prefix>_url`` (required), ``cliquet.<prefix>_pool_size`` (10),
     ``cliquet.<prefix>_max_overflow`` (10), ``cliquet.<prefix>_pool_timeout_seconds`` (30) and
-    ``cliquet.<prefix>_statement_timeout_ms`` (0: none); values may be typed or strings.
+    ``cliquet.<prefix>_statement_timeout_ms`` (10000; 0: none); values may be typed or strings.
 
     :param settings: the application settings.
     :param prefix: the component, e.g. ``"cache"``.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from pyramid.exceptions import ConfigurationError
@@ -35,29 +36,72 @@ def _hello(request: Any) -> dict[str, Any]:
     return data
 
 
+class _HeartbeatRunner:
+    """The threads running an app's checks: built once, at most one busy thread per check.
+
+    A check still running from an earlier poll (a hung backend) is not started again: it
+    counts as failing until it returns. Polling ``/__heartbeat__`` during an outage thus
+    costs no new thread and no wait for that check.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._running: dict[str, Future[Any]] = {}
+
+    def start(self, request: Any, checks: dict[str, Any]) -> dict[str, Future[Any] | None]:
+        """Start each check unless it is still running (None for those)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=max(1, len(checks)), thread_name_prefix="heartbeat"
+                )
+            futures: dict[str, Future[Any] | None] = {}
+            for name, check in checks.items():
+                previous = self._running.get(name)
+                if previous is not None and not previous.done():
+                    futures[name] = None
+                    continue
+                futures[name] = self._running[name] = self._executor.submit(check, request)
+            return futures
+
+
+_RUNNER_LOCK = threading.Lock()
+
+
+def _runner(registry: Any) -> _HeartbeatRunner:
+    runner: _HeartbeatRunner | None = getattr(registry, "cliquet_heartbeat_runner", None)
+    if runner is None:
+        with _RUNNER_LOCK:
+            runner = getattr(registry, "cliquet_heartbeat_runner", None)
+            if runner is None:
+                runner = registry.cliquet_heartbeat_runner = _HeartbeatRunner()
+    return runner
+
+
 def run_heartbeats(request: Any, timeout: float) -> dict[str, bool]:
     """Run every registered check at once; one that fails, raises or overruns is False.
 
-    The checks run in threads so that a hung backend costs ``timeout`` at most; a check still
-    running when the time is up is left to finish in the background.
+    The checks run in the app's heartbeat threads so that a hung backend costs ``timeout`` at
+    most; a check still running when the time is up is left to finish in the background, and
+    is reported False, without being started again, until it has.
     """
     checks = request.registry.heartbeats
     if not checks:
         return {}
-    executor = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="heartbeat")
-    try:
-        futures = {name: executor.submit(check, request) for name, check in checks.items()}
-        deadline = time.monotonic() + timeout
-        results = {}
-        for name, future in futures.items():
-            try:
-                results[name] = future.result(timeout=max(0.0, deadline - time.monotonic()))
-                results[name] = results[name] is True
-            except Exception:
-                results[name] = False
-        return results
-    finally:
-        executor.shutdown(wait=False)
+    futures = _runner(request.registry).start(request, dict(checks))
+    deadline = time.monotonic() + timeout
+    results = {}
+    for name, future in futures.items():
+        if future is None:
+            results[name] = False
+            continue
+        try:
+            result = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except Exception:
+            result = False
+        results[name] = result is True
+    return results
 
 
 def _heartbeat(request: Any) -> dict[str, bool]:

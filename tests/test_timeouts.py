@@ -1,0 +1,206 @@
+"""Nothing waits on a stuck backend without bound: statements, locks, connections, heartbeats.
+
+A real network blackhole (packets dropped, not refused) needs iptables or a network namespace
+with a server of its own inside, which this suite does not set up: the TCP settings that bound
+it (keepalives, ``tcp_user_timeout``) are checked where they reach libpq instead. A stuck
+database is played for real by locking the records table from another connection.
+"""
+
+import socket
+import threading
+import time
+
+import psycopg
+import pytest
+import redis
+
+from cliquet.redis_client import client_settings, create_client
+from cliquet.sql import create_engine_from_url, engine_settings
+from cliquet.testing.web import basic_auth, build_app
+
+
+def _libpq_parameters(engine):
+    with engine.connect() as conn:
+        dbapi = conn.connection.dbapi_connection
+        parameters = dbapi.info.get_parameters()
+        shown = {
+            name: dbapi.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("statement_timeout", "lock_timeout")
+        }
+    return parameters, shown
+
+
+@pytest.mark.postgresql
+def test_postgresql_statements_and_connections_are_bounded_by_default(postgresql_url):
+    engine = create_engine_from_url(**engine_settings({"cliquet.x_url": postgresql_url}, "x"))
+    try:
+        parameters, shown = _libpq_parameters(engine)
+    finally:
+        engine.dispose()
+    assert shown == {"statement_timeout": "10s", "lock_timeout": "10s"}
+    assert parameters["connect_timeout"] == "30"
+    # A dead peer is found by keepalives when idle, by tcp_user_timeout with data in flight.
+    assert parameters["keepalives"] == "1"
+    assert int(parameters["keepalives_idle"]) <= 10
+    assert int(parameters["keepalives_interval"]) <= 5
+    assert int(parameters["keepalives_count"]) <= 5
+    assert parameters["tcp_user_timeout"] == "30000"
+
+
+@pytest.mark.postgresql
+def test_postgresql_timeouts_follow_the_settings_and_the_url(postgresql_url):
+    settings = {
+        "cliquet.x_url": f"{postgresql_url}?keepalives_idle=42&connect_timeout=7",
+        "cliquet.x_pool_timeout_seconds": "4",
+        "cliquet.x_statement_timeout_ms": "1500",
+    }
+    engine = create_engine_from_url(**engine_settings(settings, "x"))
+    try:
+        parameters, shown = _libpq_parameters(engine)
+    finally:
+        engine.dispose()
+    assert shown == {"statement_timeout": "1500ms", "lock_timeout": "1500ms"}
+    assert parameters["keepalives_idle"] == "42"
+    assert parameters["connect_timeout"] == "7"
+    assert parameters["tcp_user_timeout"] == "4000"
+
+
+@pytest.mark.postgresql
+def test_a_zero_statement_timeout_still_means_none(postgresql_url):
+    settings = {"cliquet.x_url": postgresql_url, "cliquet.x_statement_timeout_ms": "0"}
+    engine = create_engine_from_url(**engine_settings(settings, "x"))
+    try:
+        _, shown = _libpq_parameters(engine)
+    finally:
+        engine.dispose()
+    assert shown == {"statement_timeout": "0", "lock_timeout": "0"}
+
+
+def test_sqlite_lock_waits_are_bounded_by_the_statement_timeout(tmp_path):
+    settings = {
+        "cliquet.x_url": f"sqlite:///{tmp_path / 'x.db'}",
+        "cliquet.x_statement_timeout_ms": "700",
+    }
+    engine = create_engine_from_url(**engine_settings(settings, "x"))
+    try:
+        with engine.connect() as conn:
+            busy = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    finally:
+        engine.dispose()
+    assert busy == 700
+
+
+@pytest.mark.redis
+def test_redis_replies_and_connections_are_bounded(redis_url):
+    client = create_client(**client_settings({"cliquet.x_url": redis_url}, "x"))
+    kwargs = client.connection_pool.connection_kwargs
+    assert kwargs["socket_timeout"] == 30
+    assert kwargs["socket_connect_timeout"] == 30
+    assert kwargs["socket_keepalive"] is True
+    client.close()
+
+
+def test_a_redis_server_that_stops_answering_costs_the_pool_timeout_once():
+    # Accepts connections (the kernel even acknowledges the commands), never replies.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    client = create_client(f"redis://127.0.0.1:{port}/0", pool_timeout_seconds=1)
+    try:
+        start = time.monotonic()
+        with pytest.raises(redis.exceptions.TimeoutError):
+            client.get("key")
+        elapsed = time.monotonic() - start
+    finally:
+        client.close()
+        silent.close()
+    assert 0.9 < elapsed < 1.8
+
+
+@pytest.fixture
+def locked_app(postgresql_url):
+    """The resource service on PostgreSQL with a 500 ms statement timeout, and a way to lock
+    its records table from another connection (released at teardown)."""
+    app = build_app(
+        {
+            "cliquet.storage_backend": "cliquet.storage.sql",
+            "cliquet.storage_url": postgresql_url,
+            "cliquet.storage_statement_timeout_ms": "500",
+            "cliquet.migrate_on_startup": "true",
+        },
+        setup=lambda config: config.scan("tests.resource.testapp"),
+    )
+    blocker = psycopg.connect(postgresql_url)
+
+    def lock():
+        blocker.execute("LOCK TABLE records IN ACCESS EXCLUSIVE MODE")
+
+    yield app, lock, blocker
+    blocker.rollback()
+    blocker.close()
+    app.app.registry.storage.flush()
+    app.app.registry.storage.engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_a_locked_table_answers_503_within_the_statement_timeout(locked_app):
+    app, lock, blocker = locked_app
+    auth = basic_auth()
+    app.post_json("/v1/articles", {"data": {"title": "a"}}, headers=auth, status=201)
+    lock()
+    for request in (
+        lambda: app.get("/v1/articles", headers=auth, status=503),
+        lambda: app.post_json("/v1/articles", {"data": {"title": "b"}}, headers=auth, status=503),
+    ):
+        start = time.monotonic()
+        response = request()
+        elapsed = time.monotonic() - start
+        assert response.json["errno"] == 201
+        assert response.headers["Retry-After"] == "30"
+        assert elapsed < 3
+    start = time.monotonic()
+    assert app.get("/v1/__lbheartbeat__").json == {}
+    assert time.monotonic() - start < 0.5
+    blocker.rollback()
+    titles = [r["title"] for r in app.get("/v1/articles", headers=auth).json["data"]]
+    assert titles == ["a"]
+
+
+def test_heartbeats_polled_during_a_hang_do_not_pile_up_threads():
+    release = threading.Event()
+    calls = []
+
+    def hanging(request):
+        calls.append(1)
+        release.wait(30)
+        return True
+
+    def setup(config):
+        config.registry.heartbeats["x"] = hanging
+
+    app = build_app({"cliquet.heartbeat_timeout_seconds": "1"}, setup=setup)
+    before = threading.active_count()
+    try:
+        start = time.monotonic()
+        for _ in range(20):
+            response = app.get("/v1/__heartbeat__", status=503)
+            assert response.json["x"] is False
+            assert response.json["storage"] is True
+            # The checks' threads are built once, one per check at most.
+            assert threading.active_count() <= before + 4
+        elapsed = time.monotonic() - start
+    finally:
+        release.set()
+    # The hung check is not started again while it runs, and no poll waits for it again.
+    assert len(calls) == 1
+    assert elapsed < 5
+    # Once it returns, the next poll runs it afresh.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        response = app.get("/v1/__heartbeat__", expect_errors=True)
+        if response.status_code == 200:
+            break
+        time.sleep(0.05)
+    assert response.status_code == 200
+    assert len(calls) == 2
