@@ -6,6 +6,10 @@ event: the rendered string is handed to a stdlib ``logging`` logger (``cliquet``
 deployments route, filter and format it with ordinary logging configuration (the ``.ini``
 ``[loggers]`` sections) and no process-wide structlog configuration is ever touched.
 
+Logs never carry users' data from a failing backend: a logged exception's traceback keeps
+each failed statement's shape and the database's error, not the statement's parameters nor
+the ``DETAIL``/``CONTEXT`` lines where PostgreSQL quotes values (see :func:`redact_exc_info`).
+
 The renderer is the pluggable part (``cliquet.logging_renderer``): a class built with the
 settings and called as the last structlog processor, ``renderer(logger, name, event_dict)``,
 returning the line to log. Two ship here: :class:`ClassicLogRenderer` for humans and
@@ -20,8 +24,10 @@ import math
 import os
 import re
 import socket
+import sys
 import time
-from collections.abc import Callable, Mapping
+import traceback
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import structlog
@@ -37,6 +43,7 @@ __all__ = [
     "ClassicLogRenderer",
     "JsonLogRenderer",
     "build_logger",
+    "redact_exc_info",
     "request_summary_tween_factory",
     "setup_logging",
 ]
@@ -215,6 +222,79 @@ class JsonLogRenderer:
         }
 
 
+_PARAMETERS_LINE = re.compile(r"^\[parameters: .*$", re.MULTILINE)
+
+
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception it wraps: causes, contexts, drivers' originals."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for name in ("__cause__", "__context__", "orig", "original"):
+            inner = getattr(current, name, None)
+            if isinstance(inner, BaseException):
+                stack.append(inner)
+
+
+def _database_message(exc: BaseException) -> str | None:
+    """What a database server's error may show in logs, or None when it is not one.
+
+    The primary message only (it names the constraint, column or condition), never the
+    ``DETAIL``, ``CONTEXT`` or ``LINE`` parts that quote rows and values; data exceptions
+    (SQLSTATE class 22) quote the offending value in their primary message too, so they
+    show only their condition's name.
+    """
+    sqlstate = getattr(exc, "sqlstate", None)
+    diag = getattr(exc, "diag", None)
+    if not isinstance(sqlstate, str) or diag is None:
+        return None
+    primary = getattr(diag, "message_primary", None) or ""
+    if sqlstate.startswith("22") or not primary:
+        primary = type(exc).__name__
+    return f"{primary} (SQLSTATE {sqlstate})"
+
+
+def _formatted_exception(exc_info: Any) -> tuple[BaseException, str] | None:
+    """The exception of ``exc_info`` and its traceback as ``format_exc_info`` renders it."""
+    if isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    elif not isinstance(exc_info, tuple):
+        exc_info = sys.exc_info()
+    if exc_info[1] is None:
+        return None
+    return exc_info[1], "".join(traceback.format_exception(*exc_info))
+
+
+def redact_exc_info(logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+    """Processor formatting ``exc_info`` into ``exception`` without users' data.
+
+    Database errors are shown by :func:`_database_message` wherever their text appears
+    (SQLAlchemy's and the storage's own messages embed it), and ``[parameters: ...]`` lines
+    are dropped, should an engine not hide them (cliquet's engines do).
+    """
+    exc_info = event_dict.pop("exc_info", None)
+    formatted = _formatted_exception(exc_info) if exc_info else None
+    if formatted is None:
+        return event_dict
+    exc, text = formatted
+    replacements = [
+        (_safe_str(inner), safe)
+        for inner in _exception_chain(exc)
+        if (safe := _database_message(inner)) is not None
+    ]
+    # The longest first: one message may contain another.
+    for unsafe, safe in sorted(replacements, key=lambda pair: -len(pair[0])):
+        if unsafe:
+            text = text.replace(unsafe, safe)
+    event_dict["exception"] = _PARAMETERS_LINE.sub("[parameters hidden]", text)
+    return event_dict
+
+
 def build_logger(renderer: Processor, *, name: str = "cliquet") -> structlog.stdlib.BoundLogger:
     """Build the structlog logger whose rendered lines go to the stdlib logger ``name``.
 
@@ -230,6 +310,7 @@ def build_logger(renderer: Processor, *, name: str = "cliquet") -> structlog.std
         structlog.stdlib.filter_by_level,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt=None),  # epoch seconds, as a float
+        redact_exc_info,
         structlog.processors.format_exc_info,
         renderer,
     ]

@@ -548,3 +548,105 @@ def test_tween_without_logger_passes_through():
     response = Response("ok")
     tween = request_summary_tween_factory(lambda request: response, Registry())
     assert tween(Request()) is response
+
+
+# Backend errors are logged without users' data
+
+
+SECRET_MARKER = "s3cr3t-marker-4f1c"
+
+
+@pytest.fixture(params=["cliquet.logs.ClassicLogRenderer", "cliquet.logs.JsonLogRenderer"])
+def postgresql_app(request, postgresql_url, cliquet_logs):
+    """The resource service on PostgreSQL, with a 300 ms statement timeout, and a second
+    connection to the same database for the test to lock or alter tables with."""
+    import psycopg
+
+    from cliquet.testing.web import build_app
+
+    app = build_app(
+        {
+            "cliquet.storage_backend": "cliquet.storage.sql",
+            "cliquet.storage_url": postgresql_url,
+            "cliquet.storage_statement_timeout_ms": "300",
+            "cliquet.migrate_on_startup": "true",
+            "cliquet.logging_renderer": request.param,
+        },
+        setup=lambda config: config.scan("tests.resource.testapp"),
+    )
+    other = psycopg.connect(postgresql_url)
+    yield app, other
+    other.rollback()
+    other.execute("DROP INDEX IF EXISTS records_title_unique")
+    other.commit()
+    other.close()
+    app.app.registry.storage.flush()
+    app.app.registry.storage.engine.dispose()
+
+
+def _backend_error_lines(cliquet_logs):
+    return [line for line in cliquet_logs() if "backend.error" in line]
+
+
+@pytest.mark.postgresql
+def test_a_failed_statement_is_logged_without_its_parameters(postgresql_app, cliquet_logs):
+    from cliquet.testing.web import basic_auth
+
+    app, other = postgresql_app
+    other.execute("LOCK TABLE records IN ACCESS EXCLUSIVE MODE")
+    body = {"data": {"title": SECRET_MARKER}}
+    app.post_json("/v1/articles", body, headers=basic_auth(), status=503)
+    (line,) = _backend_error_lines(cliquet_logs)
+    assert SECRET_MARKER not in line
+    # The statement's shape and the error stay.
+    assert "FROM records" in line or "INTO records" in line
+    assert "statement timeout" in line
+
+
+@pytest.mark.postgresql
+def test_a_database_error_is_logged_without_the_values_in_its_detail(
+    postgresql_app, cliquet_logs
+):
+    from cliquet.testing.web import basic_auth
+
+    app, other = postgresql_app
+    other.execute(
+        "CREATE UNIQUE INDEX records_title_unique ON records ((data->>'title')) "
+        "WHERE NOT deleted"
+    )
+    other.commit()
+    body = {"data": {"title": SECRET_MARKER}}
+    app.post_json("/v1/articles", body, headers=basic_auth(), status=201)
+    app.post_json("/v1/articles", body, headers=basic_auth(), status=503)
+    (line,) = _backend_error_lines(cliquet_logs)
+    assert SECRET_MARKER not in line
+    assert "INSERT INTO records" in line
+    assert "records_title_unique" in line
+
+
+def test_an_event_without_exc_info_gets_no_traceback_even_while_handling_one(cliquet_logs):
+    logger = build_logger(ClassicLogRenderer({}))
+    try:
+        raise ValueError("being handled")
+    except ValueError:
+        logger.error("plain", exc_info=False)
+        logger.error("with", exc_info=True)
+    plain, with_traceback = cliquet_logs()
+    assert plain == "plain"
+    assert "ValueError: being handled" in with_traceback
+
+
+def test_parameters_of_engines_that_show_them_are_dropped(cliquet_logs):
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine("sqlite://")
+    logger = build_logger(ClassicLogRenderer({}))
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT nothing(:secret)"), {"secret": SECRET_MARKER})
+    except sqlalchemy.exc.DBAPIError:
+        logger.error("backend.error", exc_info=True)
+    (line,) = cliquet_logs()
+    assert SECRET_MARKER not in line
+    assert "SELECT nothing(?)" in line
+    assert "[parameters hidden]" in line
