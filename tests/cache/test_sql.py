@@ -213,7 +213,7 @@ def test_postgresql_urls_run_on_psycopg_3(postgresql_url: str) -> None:
         assert engine.url.drivername == "postgresql+psycopg"
         with engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT 1").scalar() == 1
-            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "0"
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "10s"
         engine.dispose()
 
 
@@ -332,7 +332,7 @@ def test_engine_settings_defaults() -> None:
         "pool_size": 10,
         "max_overflow": 10,
         "pool_timeout_seconds": 30,
-        "statement_timeout_ms": 0,
+        "statement_timeout_ms": 10000,
     }
 
 
