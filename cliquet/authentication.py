@@ -1,21 +1,37 @@
 """Authentication: basic auth turned into a stable, non-reversible user id.
 
-Any user/password pair is accepted: the pair *is* the account. Its user id is
-``basicauth:<hex HMAC-SHA256 of "user:password">`` keyed by ``cliquet.userid_hmac_secret``, so
-that the password is never stored and two services with different secrets see different ids.
+Any user/password pair is accepted: the pair *is* the account. A pair that cannot be an
+account is refused (401 errno 105) rather than served anonymously or as an account of its own:
+an empty or blank user or password, text that is not UTF-8, control characters. A header
+that is not basic credentials at all (another scheme, not base64, no ``:``) is left to the
+other policies and, failing them, is anonymous.
+Its user id is ``basicauth:<hex HMAC-SHA256 of "user:password">`` keyed by
+``cliquet.userid_hmac_secret``, so that the password is never stored and two services with
+different secrets see different ids.
 Other policies (an OAuth one, say) are added through ``multiauth.policies``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import re
 from typing import Any
 
 from pyramid.authentication import BasicAuthAuthenticationPolicy as _PyramidBasicAuth
-from pyramid.authentication import extract_http_basic_credentials
+from pyramid.httpexceptions import HTTPUnauthorized
 
-__all__ = ["BasicAuthAuthenticationPolicy", "hmac_digest", "basicauth_userid"]
+from cliquet.errors import ERRORS, http_error
+
+__all__ = [
+    "BasicAuthAuthenticationPolicy",
+    "InvalidCredentials",
+    "basicauth_userid",
+    "hmac_digest",
+    "read_basic_credentials",
+]
 
 
 def hmac_digest(secret: str, message: str) -> str:
@@ -26,6 +42,42 @@ def hmac_digest(secret: str, message: str) -> str:
 def basicauth_userid(secret: str, username: str, password: str) -> str:
     """The user id that basic auth gives the pair ``username``/``password``."""
     return "basicauth:" + hmac_digest(secret, f"{username}:{password}")
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class InvalidCredentials(ValueError):
+    """Basic credentials were sent, and they cannot be an account."""
+
+
+def read_basic_credentials(authorization: str) -> tuple[str, str] | None:
+    """The user and password of an ``Authorization: Basic ...`` header value.
+
+    :returns: ``None`` when the value is not basic credentials (other scheme, not base64,
+        no ``:``).
+    :raises InvalidCredentials: they are, but the user or the password is empty or blank,
+        either is not UTF-8 or holds a control character.
+    """
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, colon, password = raw.partition(b":")
+    if not colon:
+        return None
+    try:
+        username, secret = user.decode("utf-8"), password.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidCredentials("The user name and password must be UTF-8.") from None
+    if not username.strip() or not secret.strip():
+        raise InvalidCredentials("Basic auth needs both a user name and a password.")
+    if _CONTROL_CHARACTERS.search(username + secret):
+        raise InvalidCredentials("The user name and password hold a control character.")
+    return username, secret
 
 
 class BasicAuthAuthenticationPolicy(_PyramidBasicAuth):
@@ -47,10 +99,22 @@ class BasicAuthAuthenticationPolicy(_PyramidBasicAuth):
         cached = request.environ.get("cliquet.basicauth_userid", False)
         if cached is not False:
             return cached
-        credentials = extract_http_basic_credentials(request)
+        try:
+            credentials = read_basic_credentials(request.headers.get("Authorization", ""))
+        except InvalidCredentials as e:
+            raise self._refuse(request, str(e)) from None
         userid = None
-        if credentials is not None and (credentials.username or credentials.password):
+        if credentials is not None:
             secret = request.registry.settings.get("cliquet.userid_hmac_secret", "")
-            userid = basicauth_userid(secret, credentials.username, credentials.password)
+            userid = basicauth_userid(secret, *credentials)
         request.environ["cliquet.basicauth_userid"] = userid
         return userid
+
+    def _refuse(self, request: Any, message: str) -> HTTPUnauthorized:
+        # Raised while a view or a permission check asks who the user is: the error views
+        # answer it, and nothing has been done for that request yet.
+        error = http_error(
+            HTTPUnauthorized(), errno=ERRORS.INVALID_AUTH_TOKEN, message=message
+        )
+        error.headers.extend(self.forget(request))
+        return error

@@ -8,17 +8,26 @@ is read and checked here, once: request-time code only sees the values it closes
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from pyramid.events import NewRequest
 from pyramid.exceptions import ConfigurationError
-from pyramid.httpexceptions import HTTPGone, HTTPMethodNotAllowed, HTTPRequestEntityTooLarge
+from pyramid.httpexceptions import (
+    HTTPGone,
+    HTTPMethodNotAllowed,
+    HTTPNotAcceptable,
+    HTTPRequestEntityTooLarge,
+    HTTPUnsupportedMediaType,
+)
 
 from cliquet.cache import CacheBase
 from cliquet.errors import ERRORS, http_error
 from cliquet.permission import PermissionBase
+from cliquet.settings import read_int
 from cliquet.storage import StorageBase
 
 __all__ = [
@@ -30,6 +39,7 @@ __all__ = [
     "setup_authentication",
     "setup_request_checks",
     "setup_response_headers",
+    "setup_public_url",
     "EXPOSED_HEADERS",
 ]
 
@@ -45,6 +55,23 @@ EXPOSED_HEADERS = (
 )
 
 _WRITE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+
+# The only media type the service speaks, and the bodies each write method takes. Anything
+# else is refused before any view runs: a page of another site can make a browser send
+# text/plain or form bodies without a preflight, never application/json.
+_JSON = "application/json"
+_JSON_BODIES = frozenset((_JSON,))
+_BODY_TYPES = {
+    "PATCH": frozenset((_JSON, "application/merge-patch+json", "application/json-patch+json")),
+}
+
+# Private answers must not be stored by browsers or proxies, and a cache that stores one
+# must key it by the credentials and the origin that obtained it.
+_NO_CACHE = "no-cache"
+_VARY = ("Authorization", "Origin")
+_CACHE_EXPIRES_SETTING = re.compile(r"cliquet\.(?P<resource>\w+)_cache_expires_seconds")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_ORIGIN_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT")
 
 _LOADER_EXPECTED = "a module with a load_from_config(config) function"
 
@@ -158,6 +185,7 @@ def setup_request_checks(config: Any) -> None:
                 errno=ERRORS.REQUEST_TOO_LARGE,
                 message=f"The body is over {max_body} bytes.",
             )
+        _check_media_types(request)
         if eos is not None and datetime.date.today() >= eos:
             error = http_error(
                 HTTPGone(), errno=ERRORS.SERVICE_DEPRECATED, message=eos_message, info=eos_url
@@ -176,10 +204,65 @@ def setup_request_checks(config: Any) -> None:
     config.add_subscriber(check_request, NewRequest)
 
 
+def _has_body(request: Any) -> bool:
+    return bool(request.content_length) or "Transfer-Encoding" in request.headers
+
+
+def _check_media_types(request: Any) -> None:
+    """406 unless the client takes JSON; 415 for a write whose body is not JSON."""
+    if request.headers.get("Accept", "").strip() and not request.accept.acceptable_offers([_JSON]):
+        raise http_error(
+            HTTPNotAcceptable(),
+            errno=ERRORS.INVALID_PARAMETERS,
+            message=f"Accept in header: the service only answers {_JSON}.",
+            details=[
+                {"location": "header", "name": "Accept", "description": f"Must allow {_JSON}."}
+            ],
+        )
+    if request.method not in _WRITE_METHODS or not _has_body(request):
+        return
+    allowed = _BODY_TYPES.get(request.method, _JSON_BODIES)
+    if (request.content_type or "").lower() not in allowed:
+        expected = " or ".join(sorted(allowed))
+        raise http_error(
+            HTTPUnsupportedMediaType(),
+            errno=ERRORS.INVALID_PARAMETERS,
+            message=f"Content-Type in header: a {request.method} body must be {expected}.",
+            details=[
+                {
+                    "location": "header",
+                    "name": "Content-Type",
+                    "description": f"Must be {expected}.",
+                }
+            ],
+        )
+
+
+def _cache_expires(settings: Any) -> dict[str, int]:
+    """Resource name → seconds, from the ``cliquet.<resource>_cache_expires_seconds`` settings."""
+    expires = {}
+    for key in settings:
+        match = _CACHE_EXPIRES_SETTING.fullmatch(key)
+        if match:
+            expires[match.group("resource")] = read_int(settings, key, 0, minimum=0)
+    return expires
+
+
+def _merge_vary(headers: Any, names: tuple[str, ...]) -> None:
+    present = [v.strip() for v in headers.get("Vary", "").split(",") if v.strip()]
+    known = {v.lower() for v in present}
+    merged = present + [n for n in names if n.lower() not in known]
+    headers["Vary"] = ", ".join(merged)
+
+
 def setup_response_headers(config: Any) -> None:
-    """Add ``Backoff``, ``Retry-After``, the end-of-service ``Alert`` and CORS to responses.
+    """Add ``Backoff``, ``Retry-After``, the end-of-service ``Alert``, caching and CORS.
 
     Done through a response callback so that every response gets them, error pages included.
+    Every answer is ``Cache-Control: no-cache`` and ``Vary: Authorization, Origin``, except
+    anonymous reads of a resource that has a ``cliquet.<resource>_cache_expires_seconds``
+    setting: their 200 and 304 answers may be kept that long (``max-age``). CORS origins may
+    be globs (``https://*.example.com``), matched as Cornice matches them.
     """
     settings = config.get_settings()
     backoff: int | None = settings["cliquet.backoff"]
@@ -197,8 +280,22 @@ def setup_response_headers(config: Any) -> None:
         )
     origins = settings["cliquet.cors_origins"]
     any_origin = "*" in origins
-    allowed = frozenset(origins)
+    allowed = re.compile("|".join(fnmatch.translate(o) for o in origins) or "(?!)")
     exposed = ", ".join(EXPOSED_HEADERS)
+    cache_expires = _cache_expires(settings)
+
+    def cache_control(request: Any, response: Any) -> str:
+        if (
+            cache_expires
+            and request.method in ("GET", "HEAD")
+            and response.status_code in (200, 304)
+            and "Authorization" not in request.headers
+        ):
+            info = getattr(getattr(request, "context", None), "info", None)
+            seconds = cache_expires.get(getattr(info, "name", None) or "")
+            if seconds:
+                return f"max-age={seconds}"
+        return _NO_CACHE
 
     def add_headers(request: Any, response: Any) -> None:
         headers = response.headers
@@ -208,13 +305,51 @@ def setup_response_headers(config: Any) -> None:
             headers["Retry-After"] = retry_after
         if soft_alert and eos is not None and datetime.date.today() < eos:
             headers.setdefault("Alert", soft_alert)
+        if "Cache-Control" not in headers:
+            headers["Cache-Control"] = cache_control(request, response)
+        _merge_vary(headers, _VARY)
         origin = request.headers.get("Origin")
-        if origin and (any_origin or origin in allowed):
+        if origin and (any_origin or allowed.match(origin)):
             headers.setdefault("Access-Control-Allow-Origin", "*" if any_origin else origin)
             headers["Access-Control-Expose-Headers"] = exposed
 
     def on_new_request(event: NewRequest) -> None:
         event.request.add_response_callback(add_headers)
+
+    config.add_subscriber(on_new_request, NewRequest)
+
+
+def setup_public_url(config: Any) -> None:
+    """Build every absolute URL on ``cliquet.http_scheme`` and ``cliquet.http_host``.
+
+    Clients choose the ``Host`` header: left alone, it would be written back to them in the
+    hello ``url``, ``Next-Page`` and redirects. Once set, these settings replace the
+    request's scheme, host and port before routing, for every request and subrequest; empty,
+    the request's own are kept (a batch's subrequests take the batch's).
+    """
+    settings = config.get_settings()
+    scheme: str = settings["cliquet.http_scheme"]
+    host: str = settings["cliquet.http_host"]
+    server_name, port = host, ""
+    if host and re.search(r":[0-9]+$", host):
+        server_name, port = host.rsplit(":", 1)
+
+    def on_new_request(event: NewRequest) -> None:
+        environ = event.request.environ
+        parent = environ.get("cliquet.parent_request")
+        if parent is not None:
+            for key in _ORIGIN_KEYS:
+                if key in parent.environ:
+                    environ[key] = parent.environ[key]
+        if scheme:
+            environ["wsgi.url_scheme"] = scheme
+        if host:
+            environ["HTTP_HOST"] = host
+            environ["SERVER_NAME"] = server_name
+            environ["SERVER_PORT"] = port or _DEFAULT_PORTS.get(environ["wsgi.url_scheme"], "80")
+        elif scheme and not re.search(r":[0-9]+$", environ.get("HTTP_HOST", "")):
+            # The port the server listens on is not the public one.
+            environ["SERVER_PORT"] = _DEFAULT_PORTS[scheme]
 
     config.add_subscriber(on_new_request, NewRequest)
 

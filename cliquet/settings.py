@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,7 +35,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "cliquet.project_version": "",
     "cliquet.project_docs": "",
     "cliquet.http_api_version": "1.0",
+    "cliquet.http_scheme": "",
+    "cliquet.http_host": "",
     "cliquet.initialization_sequence": [
+        "cliquet.initialization.setup_public_url",
         "cliquet.initialization.setup_response_headers",
         "cliquet.initialization.setup_request_checks",
         "cliquet.logs.setup_logging",
@@ -82,6 +86,8 @@ SETTING_DOCS: dict[str, str] = {
     "cliquet.project_version": "Version shown by the hello view (set by `initialize`).",
     "cliquet.project_docs": "URL of the service's documentation (hello view).",
     "cliquet.http_api_version": "API version; its major number is the route prefix (`/v1`).",
+    "cliquet.http_scheme": "Scheme of every absolute URL (`https`; empty: the request's).",
+    "cliquet.http_host": "Host[:port] of every absolute URL (empty: the request's `Host`).",
     "cliquet.initialization_sequence": "Ordered start-up steps (dotted paths).",
     "cliquet.includes": "Packages `config.include()`d after initialization.",
     "cliquet.event_listeners": "Names of listeners of committed changes (see Events).",
@@ -171,6 +177,24 @@ def _as_str(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _as_http_scheme(value: Any) -> str:
+    text = _as_str(value).strip().lower()
+    if text not in ("", "http", "https"):
+        raise ValueError("http, https or nothing")
+    return text
+
+
+# A host name or a bracketed IPv6 address, then an optional port: no scheme, no path.
+_HTTP_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def _as_http_host(value: Any) -> str:
+    text = _as_str(value).strip().lower()
+    if text and not _HTTP_HOST.fullmatch(text):
+        raise ValueError("host or host:port (no scheme, no path), or nothing")
+    return text
+
+
 Coercer = Callable[[Any], Any]
 
 # Settings whose default (None) does not tell their type.
@@ -178,6 +202,8 @@ SETTING_TYPES: dict[str, Coercer] = {
     "cliquet.paginate_by": _as_optional_int,
     "cliquet.backoff": _as_optional_int,
     "cliquet.eos": _as_optional_date,
+    "cliquet.http_scheme": _as_http_scheme,
+    "cliquet.http_host": _as_http_host,
 }
 
 

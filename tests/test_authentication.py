@@ -134,3 +134,39 @@ def test_plugged_policy_settings_are_passed_to_it():
     )
     assert _userid(app, {"X-Other-User": "carol"}) == "dummy:carol"
     assert _userid(app, {"X-Dummy-User": "bob"}) is None
+
+
+def _raw_basic(raw):
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b":",
+        b"alice:",
+        b":secret",
+        b" : ",
+        b"alice:\t",
+        b"\xff\xfe:\xff",
+        b"al\x00ice:secret",
+        b"alice:sec\nret",
+        b"alice:secret\x7f",
+    ],
+)
+def test_credentials_that_cannot_be_an_account_are_refused(app, raw):
+    response = app.get("/v1/", headers=_raw_basic(raw), expect_errors=True)
+    assert response.status_code == 401
+    assert response.content_type == "application/json"
+    assert response.json["errno"] == 105
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_spaces_inside_credentials_are_kept(app):
+    userid = _userid(app, basic_auth("alice smith", " pass word "))
+    assert userid == basicauth_userid(SECRET, "alice smith", " pass word ")
+
+
+def test_non_ascii_utf8_credentials_authenticate(app):
+    userid = _userid(app, basic_auth("élodie", "mot-de-passe-ü"))
+    assert userid == basicauth_userid(SECRET, "élodie", "mot-de-passe-ü")

@@ -238,3 +238,53 @@ def test_cors_preflight_for_other_origin_is_not_allowed(cors_app):
         expect_errors=True,
     )
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+# CORS with glob origins
+
+
+@pytest.fixture
+def glob_cors_app():
+    return build_app({"cliquet.cors_origins": "*.example.com http://good.org"})
+
+
+@pytest.mark.parametrize(("path", "status"), [("/v1/", 200), ("/v1/nowhere", 404)])
+@pytest.mark.parametrize("origin", ["https://app.example.com", "http://a.b.example.com"])
+def test_cors_glob_origin_gets_allow_and_expose_headers(glob_cors_app, path, status, origin):
+    response = glob_cors_app.get(path, headers={"Origin": origin}, expect_errors=True)
+    assert response.status_code == status
+    assert response.headers["Access-Control-Allow-Origin"] == origin
+    assert _exposed(response) == EXPOSED
+
+
+@pytest.mark.parametrize("path", ["/v1/", "/v1/nowhere"])
+@pytest.mark.parametrize(
+    "origin", ["https://example.com.evil.org", "https://evil.org", "https://example.com"]
+)
+def test_cors_glob_other_origin_gets_nothing(glob_cors_app, path, origin):
+    response = glob_cors_app.get(path, headers={"Origin": origin}, expect_errors=True)
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "Access-Control-Expose-Headers" not in response.headers
+
+
+def test_cors_glob_origin_preflight(glob_cors_app):
+    response = glob_cors_app.options(
+        "/v1/",
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"},
+    )
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+
+
+def test_cors_glob_other_origin_preflight_is_not_allowed(glob_cors_app):
+    response = glob_cors_app.options(
+        "/v1/",
+        headers={"Origin": "https://evil.org", "Access-Control-Request-Method": "GET"},
+        expect_errors=True,
+    )
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_cors_allowed_origin_is_in_vary(glob_cors_app):
+    response = glob_cors_app.get("/v1/", headers={"Origin": "https://app.example.com"})
+    assert "origin" in {v.strip().lower() for v in response.headers["Vary"].split(",")}

@@ -74,6 +74,8 @@ def test_every_default_setting_can_be_overridden_by_environment(monkeypatch, nam
         value = expected = default  # must stay importable; still read from the environment
     elif name == "cliquet.http_api_version":
         value, expected = "2.1", "2.1"
+    elif name == "cliquet.http_scheme":
+        value, expected = "https", "https"
     else:
         value, expected = "from-env", "from-env"
     monkeypatch.setenv(env_variable_name(name), value)

@@ -747,8 +747,9 @@ def test_without_credentials_is_401_errno_104(app, method, path):
     ],
 )
 def test_wrong_method_is_405_errno_115(app, alice, method, path):
+    headers = {**alice, "Content-Type": "application/json"}
     response = app.request(
-        path, method=method, body=b'{"data": {"title": "x"}}', headers=alice, expect_errors=True
+        path, method=method, body=b'{"data": {"title": "x"}}', headers=headers, expect_errors=True
     )
     assert_error(response, 405, 115)
 
