@@ -139,7 +139,10 @@ def _add_version_redirection(config: Any, prefix: str) -> None:
         return f"{location}?{request.query_string}" if request.query_string else location
 
     def redirect(request: Any) -> Any:
-        path = request.matchdict["path"]
+        from urllib.parse import quote
+
+        # Percent-encoded again: a decoded LF or CR would split the Location header.
+        path = quote(request.matchdict["path"], safe="/~!$&'()*+,;=:@")
         raise HTTPTemporaryRedirect(
             with_query(request, f"{request.application_url}/{prefix}/{path}")
         )

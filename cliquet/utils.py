@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
+
+from cliquet.errors import ERRORS
+from cliquet.json_body import InvalidJSON, loads
 
 __all__ = ["msec_time", "json_value"]
 
@@ -15,8 +17,16 @@ def msec_time() -> int:
 
 
 def json_value(value: str) -> Any:
-    """Read a querystring value as JSON where it parses (``1``, ``true``), else as text."""
+    """Read a querystring value as JSON where it is JSON (``1``, ``true``), else as text.
+
+    ``NaN`` and ``Infinity`` are not JSON: they stay text.
+
+    :raises cliquet.json_body.InvalidJSON: JSON holding a value bodies may not hold either
+        (an integer past 64 bits, ``1e400``, an escaped lone surrogate...).
+    """
     try:
-        return json.loads(value)
-    except ValueError:
-        return value
+        return loads(value)
+    except InvalidJSON as e:
+        if e.errno == ERRORS.BADJSON:
+            return value
+        raise

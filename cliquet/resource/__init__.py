@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import copy
 import email.utils
-import json
 from typing import Any
 
 from pyramid import httpexceptions
 
+from cliquet import json_body
 from cliquet.authorization import Authenticated, get_principals
 from cliquet.errors import ERRORS, http_error, raise_invalid
 from cliquet.events import ACTIONS, notify_resource_event
@@ -293,18 +293,20 @@ class UserResource:
         settings = self.request.registry.settings
         max_fetch = settings["cliquet.storage_max_fetch_size"]
         paginate_by = settings["cliquet.paginate_by"]
+        params = querystring.request_params(self.request)
         try:
             return querystring.parse_query(
-                self.request.GET,
+                params,
                 known_field=self._schema.known_field,
                 max_limit=min(paginate_by or max_fetch, max_fetch),
+                limits=querystring.Limits.from_settings(settings),
             )
         except ValueError as e:  # a Filter the storage layer refuses
             raise_invalid(location="querystring", description=str(e))
             raise
 
     def _query_fields(self) -> list[str] | None:
-        raw = self.request.GET.get("_fields")
+        raw = querystring.request_params(self.request).get("_fields")
         if raw is None:
             return None
         return self._query().fields
@@ -362,18 +364,8 @@ class UserResource:
                 errno=ERRORS.REQUEST_TOO_LARGE,
                 message=f"The body is over {limit} bytes.",
             )
-        if not request.body:
-            body: Any = {}
-        else:
-            try:
-                body = json.loads(request.body)
-            except (ValueError, UnicodeDecodeError) as e:
-                raise http_error(
-                    httpexceptions.HTTPBadRequest(),
-                    errno=ERRORS.BADJSON,
-                    message=f"Invalid JSON: {e}",
-                    details=[{"location": "body", "name": None, "description": "Invalid JSON"}],
-                ) from None
+        # One reader for every body: what it accepts, every storage backend keeps exactly.
+        body: Any = json_body.read_body(request.body) if request.body else {}
         if not isinstance(body, dict):
             raise_invalid(
                 location="body",

@@ -13,18 +13,20 @@ import binascii
 import hashlib
 import hmac
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cliquet.errors import raise_invalid
+from cliquet.json_body import InvalidJSON, text_problem
 from cliquet.storage import COMPARISON, Filter, Sort
 from cliquet.utils import json_value
 
 __all__ = [
     "Query",
+    "Limits",
+    "request_params",
     "parse_query",
     "build_pagination_rules",
     "encode_token",
@@ -51,6 +53,41 @@ _RESERVED = {"_limit", "_sort", "_token", "_since", "_before", "_fields"}
 _IGNORED = {"_"}
 
 _MISSING = object()
+
+# What a storage backend compares exactly (SQLite's and PostgreSQL's BIGINT).
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The most a querystring may ask of one request (settings ``cliquet.max_*``).
+
+    Each filter, sort key and ``in_`` value adds to the one statement a listing runs, and
+    pagination rules grow with the square of the sort keys: unbounded, one cheap request
+    costs seconds of database time.
+    """
+
+    filters: int = 50
+    sort_fields: int = 10
+    in_values: int = 500
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Limits:
+        return cls(
+            filters=settings["cliquet.max_filters"],
+            sort_fields=settings["cliquet.max_sort_fields"],
+            in_values=settings["cliquet.max_in_values"],
+        )
+
+
+def request_params(request: Any) -> Mapping[str, str]:
+    """``request.GET``; 400 errno 107 when it does not percent-decode to UTF-8."""
+    try:
+        return request.GET  # type: ignore[no-any-return]
+    except UnicodeDecodeError:
+        raise_invalid(
+            location="querystring", description="Not valid UTF-8 once percent-decoded."
+        )
 
 
 @dataclass
@@ -82,33 +119,46 @@ def _check_field(name: str, param: str, known: Any) -> None:
         raise_invalid(location="querystring", name=param, description=f"Unknown field {name!r}.")
 
 
-def _json(raw: str) -> Any:
-    """``raw`` read as JSON, where it parses as strict JSON; else the text itself.
+def _json(param: str, raw: str) -> Any:
+    """``raw`` read as JSON where it is JSON (``NaN`` is not: it stays text), else the text.
 
-    ``NaN`` and ``Infinity`` are not JSON (Python's parser accepts them): they stay text, so
-    that no backend is handed a number it cannot store or compare.
+    JSON holding what bodies may not hold (an integer past 64 bits, ``1e400``, a lone
+    surrogate escaped) is refused as it would be in a body: no backend is handed a value it
+    cannot store or compare.
     """
-    value = json_value(raw)
-    if isinstance(value, float) and not math.isfinite(value):
-        return raw
-    return value
+    try:
+        return json_value(raw)
+    except InvalidJSON as e:
+        raise_invalid(location="querystring", name=param, description=e.description)
 
 
 def _integer(param: str, raw: str) -> int:
-    value = _json(raw)
+    value = _json(param, raw)
     if isinstance(value, bool) or not isinstance(value, int):
         raise_invalid(location="querystring", name=param, description="Must be an integer.")
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise_invalid(
+            location="querystring", name=param, description="Out of the signed 64-bit range."
+        )
     return value
 
 
-def _filter_value(param: str, name: str, operator: COMPARISON, raw: str) -> Any:
+def _filter_value(
+    param: str, name: str, operator: COMPARISON, raw: str, limits: Limits
+) -> Any:
     if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
-        values = [_json(v) for v in raw.split(",")]
+        texts = raw.split(",")
+        if len(texts) > limits.in_values:
+            raise_invalid(
+                location="querystring",
+                name=param,
+                description=f"More than {limits.in_values} values.",
+            )
         if name == "last_modified":
-            return [_integer(param, str(v)) for v in values]
-        return values
+            return [_integer(param, v) for v in texts]
+        return [_json(param, v) for v in texts]
     if operator is COMPARISON.HAS:
-        value = _json(raw)
+        value = _json(param, raw)
         if value in (0, 1) and not isinstance(value, bool):
             value = bool(value)
         if not isinstance(value, bool):
@@ -118,12 +168,19 @@ def _filter_value(param: str, name: str, operator: COMPARISON, raw: str) -> Any:
         return raw
     if name == "last_modified":
         return _integer(param, raw)
-    return _json(raw)
+    return _json(param, raw)
 
 
-def _parse_sort(raw: str, known: Any) -> list[Sort]:
+def _parse_sort(raw: str, known: Any, limits: Limits) -> list[Sort]:
     sorting = []
-    for entry in raw.split(","):
+    entries = raw.split(",")
+    if len(entries) > limits.sort_fields:
+        raise_invalid(
+            location="querystring",
+            name="_sort",
+            description=f"More than {limits.sort_fields} sort fields.",
+        )
+    for entry in entries:
         entry = entry.strip()
         direction = -1 if entry.startswith("-") else 1
         # One sign at most: "--title" is malformed, not "-title".
@@ -141,6 +198,7 @@ def parse_query(
     known_field: Any = None,
     max_limit: int,
     default_limit: int | None = None,
+    limits: Limits | None = None,
 ) -> Query:
     """Turn a collection's querystring into storage terms.
 
@@ -149,9 +207,16 @@ def parse_query(
         refused. ``None`` accepts every field.
     :param max_limit: largest page size (``_limit`` is capped to it).
     :param default_limit: page size when ``_limit`` is absent (``max_limit`` if None).
+    :param limits: most filters, sort fields and ``in_`` values (:class:`Limits` defaults).
     :raises pyramid.httpexceptions.HTTPBadRequest: a parameter is invalid (errno 107).
     """
+    limits = limits or Limits()
     query = Query()
+    for param, raw in params.items():
+        problem = text_problem(param) or text_problem(raw)
+        if problem:
+            name = param if not text_problem(param) else None
+            raise_invalid(location="querystring", name=name, description=problem)
     for param, raw in params.items():
         if param in _IGNORED:
             continue
@@ -166,14 +231,21 @@ def parse_query(
                 operator, name = prefix_operator, param[len(prefix) :]
                 break
         _check_field(name, param, known_field)
-        query.filters.append(Filter(name, _filter_value(param, name, operator, raw), operator))
+        if len(query.filters) == limits.filters:
+            raise_invalid(
+                location="querystring",
+                name=param,
+                description=f"More than {limits.filters} filters.",
+            )
+        value = _filter_value(param, name, operator, raw, limits)
+        query.filters.append(Filter(name, value, operator))
 
     for param, operator in (("_since", COMPARISON.GT), ("_before", COMPARISON.LT)):
         if param in params:
             query.filters.append(Filter("last_modified", _integer(param, params[param]), operator))
             query.include_deleted = True
 
-    query.sorting = _parse_sort(params["_sort"], known_field) if "_sort" in params else []
+    query.sorting = _parse_sort(params["_sort"], known_field, limits) if "_sort" in params else []
     if not any(s.field == "last_modified" for s in query.sorting):
         # Timestamps are unique in a collection: a total order, and a default one.
         query.sorting.append(Sort("last_modified", -1))

@@ -83,6 +83,39 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _positional(number: float) -> str:
+    text = repr(number)
+    if "e" not in text:
+        return text  # "100.0", "0.001": a fraction part already
+    # ``1e+16`` would come back from JSONB as the integer 10000000000000000.
+    text = format(Decimal(text), "f")
+    return text if "." in text else f"{text}.0"
+
+
+def jsonb_text(value: Any) -> str:
+    """JSON text that PostgreSQL's ``jsonb`` gives back as the same value, of the same type.
+
+    ``jsonb`` keeps numbers as ``numeric``, which prints without an exponent: ``1e300`` as
+    written by ``json.dumps`` would come back as an integer of 301 digits. Written out in
+    positional notation with a fraction part, a float comes back as the very same float.
+    """
+    if isinstance(value, float):
+        return _positional(value)
+    if isinstance(value, dict):
+        items = (f"{json.dumps(str(k))}:{jsonb_text(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(jsonb_text(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _document(engine: Engine, data: dict[str, Any]) -> ColumnElement[Any]:
+    """A record's fields as a value of the ``data`` column."""
+    if engine.dialect.name == "postgresql":
+        return sa.cast(sa.literal(jsonb_text(data), sa.Text()), JSONB())
+    return sa.literal(data, Document())
+
+
 class Document(sa.types.TypeDecorator[dict[str, Any]]):
     """A record's fields: JSONB on PostgreSQL, canonical JSON text (JSON1) on SQLite."""
 
@@ -255,7 +288,7 @@ class _PostgreSQLPath(_JSONPath):
             return sa.literal(number, sa.Numeric())
         if rank == STRING:
             return sa.literal(value, sa.Text())
-        return sa.cast(sa.literal(json.dumps(value), sa.Text()), JSONB())
+        return sa.cast(sa.literal(jsonb_text(value), sa.Text()), JSONB())
 
 
 class _SQLitePath(_JSONPath):
@@ -556,7 +589,7 @@ def write_statement(
         "parent_id": sa.literal(parent_id, sa.Text()),
         "collection_id": sa.literal(collection_id, sa.Text()),
         "id": sa.literal(object_id, sa.Text()),
-        "data": sa.literal(data, Document()),
+        "data": _document(engine, data),
         "last_modified": _stamp(stamp),
         "deleted": sa.false(),
     }

@@ -494,6 +494,56 @@ class StorageTest:
             "none",
         }
 
+    # values: what a service accepts (see cliquet.json_body), every backend gives back exactly
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            1e300,
+            -1e300,
+            1e16,
+            1.5e-7,
+            5e-324,
+            1.7976931348623157e308,
+            100.0,
+            0.1,
+            2**63 - 1,
+            -(2**63),
+            2**53 + 1,
+            "\u00e9\U0001f600",
+            {"nested": [1.0, {"deep": 1e20}]},
+        ],
+    )
+    def test_values_come_back_exactly_with_their_type(
+        self, storage: StorageBase, value: Any
+    ) -> None:
+        record = self._create(storage, v=value)
+        got = [storage.get(CID, PID, record["id"])["v"], _list(storage)[0]["v"]]
+        for read in got:
+            assert read == value
+            assert repr(read) == repr(value)  # a float stays a float, to the last digit
+
+    @pytest.mark.parametrize(
+        "low, high",
+        [
+            (2**63 - 2, 2**63 - 1),
+            (-(2**63), -(2**63) + 1),
+            (2**53, 2**53 + 1),
+            (1e300, 1.0000000000000002e300),
+            (5e-324, 1e-323),
+        ],
+    )
+    def test_extreme_numbers_compare_exactly(
+        self, storage: StorageBase, low: Any, high: Any
+    ) -> None:
+        self._create(storage, name="low", v=low)
+        self._create(storage, name="high", v=high)
+        assert self._matching(storage, Filter("v", high, COMPARISON.EQ)) == {"high"}
+        assert self._matching(storage, Filter("v", low, COMPARISON.GT)) == {"high"}
+        assert self._matching(storage, Filter("v", [low], COMPARISON.IN)) == {"low"}
+        ordered = _names(_list(storage, sorting=[Sort("v", 1)]))
+        assert ordered == ["low", "high"]
+
     # sorting
 
     def test_default_order_is_newest_first(self, storage: StorageBase) -> None:

@@ -17,6 +17,7 @@ the batch's unit of work, so the batch never answers 2xx for a write that was ro
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,13 +31,21 @@ __all__ = ["includeme"]
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 _FIELDS = {"method", "path", "headers", "body"}
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def _parse(request: Any) -> list[dict[str, Any]]:
-    try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise_invalid(location="body", description="Invalid JSON", errno=ERRORS.BADJSON)
+    from urllib.parse import parse_qsl, unquote_to_bytes
+
+    from cliquet.json_body import MAX_DEPTH, read_body
+
+    max_body = request.registry.settings["cliquet.max_request_body_bytes"]
+    if len(request.body) > max_body:  # the Content-Length check misses chunked bodies
+        raise json_error_response(
+            413, errno=ERRORS.REQUEST_TOO_LARGE, message=f"The body is over {max_body} bytes."
+        )
+    # The resources' reader: a subrequest body sits 3 levels down ({"requests": [{"body":).
+    body = read_body(request.body or b"null", max_depth=MAX_DEPTH + 3)
     if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
         raise_invalid(location="body", name="requests", description="Required: a list.")
     defaults = body.get("defaults") or {}
@@ -64,6 +73,33 @@ def _parse(request: Any) -> list[dict[str, Any]]:
             )
         if not isinstance(headers, dict):
             raise_invalid(location="body", name=f"requests.{i}.headers", description="An object.")
+        # Refused here as a request line would be: before any subrequest runs.
+        path_only, _, query = path.partition("?")
+        try:
+            unquote_to_bytes(path_only).decode("utf-8")
+            parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise_invalid(
+                location="body",
+                name=f"requests.{i}.path",
+                description="Not valid UTF-8 once percent-decoded.",
+            )
+        if any(c < " " or c == "\x7f" for c in path):
+            raise_invalid(
+                location="body", name=f"requests.{i}.path", description="Control character."
+            )
+        for name, value in headers.items():
+            text = str(value)
+            if (
+                not _HEADER_NAME.fullmatch(name)
+                or any((c < " " and c != "\t") or c == "\x7f" for c in text)
+                or not all(c <= "\xff" for c in text)
+            ):
+                raise_invalid(
+                    location="body",
+                    name=f"requests.{i}.headers.{name}",
+                    description="Not a valid header (a token, then Latin-1 text on one line).",
+                )
         if not path.startswith(prefix + "/") and path != prefix:
             path = prefix + path
         # Compared as routing will see it: percent-decoded (``/%62atch`` is ``/batch``).

@@ -11,6 +11,8 @@ from typing import Any
 
 from cornice.renderer import CorniceRenderer
 from pyramid import httpexceptions
+from pyramid.exceptions import URLDecodeError
+from pyramid.router import default_execution_policy
 from pyramid.security import forget
 
 from cliquet.cache import CacheError
@@ -109,6 +111,25 @@ def _http_exception(context: httpexceptions.HTTPException, request: Any) -> Any:
     return http_error(context, message=str(message) if message else None)
 
 
+def _not_utf8(context: UnicodeDecodeError, request: Any) -> Any:
+    """A URL that does not percent-decode to UTF-8 is the client's error, not ours."""
+    if isinstance(context, URLDecodeError):
+        location = "path"
+    else:
+        try:
+            _ = request.GET
+        except UnicodeDecodeError:
+            location = "querystring"
+        else:
+            return _unexpected(context, request)  # not the client's bytes: a bug of ours
+    return http_error(
+        httpexceptions.HTTPBadRequest(),
+        errno=ERRORS.INVALID_PARAMETERS,
+        message=f"The {location} is not valid UTF-8 once percent-decoded.",
+        details=[{"location": location, "name": None, "description": "Not valid UTF-8."}],
+    )
+
+
 def _backend_error(context: Exception, request: Any) -> Any:
     _log_error(request, "backend.error")
     return http_error(
@@ -127,10 +148,33 @@ def _unexpected(context: Exception, request: Any) -> Any:
     )
 
 
+def _last_resort(environ: dict[str, Any], router: Any) -> Any:
+    """Pyramid's execution policy, with a JSON 500 when an exception view fails too.
+
+    Anything escaping Pyramid would otherwise reach the WSGI server, which answers with its
+    own ``text/plain`` 500.
+    """
+    try:
+        return default_execution_policy(environ, router)
+    except Exception:
+        logger = getattr(router.registry, "logger", None)
+        if logger is not None:
+            logger.error("unexpected.error", path=environ.get("PATH_INFO"), exc_info=True)
+        return http_error(
+            httpexceptions.HTTPInternalServerError(),
+            errno=ERRORS.UNDEFINED,
+            message="An unexpected error occurred; it has been logged.",
+        )
+
+
 def includeme(config: Any) -> None:
+    # Bodies are read by one strict reader, whose refusals are errors of this module's shape.
+    config.include("cliquet.json_body")
+    config.set_execution_policy(_last_resort)
     config.add_notfound_view(_notfound)
     config.add_forbidden_view(_forbidden)
     config.add_exception_view(_http_exception, context=httpexceptions.HTTPException)
     for backend_error in (StorageError, CacheError, PermissionBackendError):
         config.add_exception_view(_backend_error, context=backend_error)
+    config.add_exception_view(_not_utf8, context=UnicodeDecodeError)
     config.add_exception_view(_unexpected, context=Exception)
