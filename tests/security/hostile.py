@@ -9,6 +9,8 @@ wrong with an answer (empty when it is acceptable).
 from __future__ import annotations
 
 import json
+import string
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,7 @@ __all__ = [
 ]
 
 ERRNOS = {int(e) for e in ERRORS}
+_SAFE = "".join(c for c in string.printable if c not in string.whitespace) + " "
 # The collections of the resource test service (tests/resource/testapp.py) and their owners.
 ARTICLES = "article"
 NOTES = "note"
@@ -74,6 +77,8 @@ def send(
 ) -> Answer:
     """Send ``body`` as it is, with exactly ``headers`` (percent-escapes of ``path`` decoded
     into ``PATH_INFO`` as a WSGI server would, the query string left raw)."""
+    # What a client puts on the wire: the path in ASCII, anything else percent-encoded.
+    path = urllib.parse.quote(path, safe=_SAFE, encoding="utf-8", errors="surrogatepass")
     request = webob.Request.blank(path, method=method)
     for name, value in (headers or {}).items():
         request.headers[name] = value
