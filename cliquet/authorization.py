@@ -10,7 +10,9 @@ Resource views are protected by the ``dynamic`` permission: the route factory bu
 - on one record of a shareable resource, by the ``read``/``write`` principals stored for it
   in the permission backend.
 
-Other views keep Pyramid's usual ACL behaviour.
+A request's principals (:func:`get_principals`) are those of the authentication policies plus
+the principals stored for the user in the permission backend (``add_user_principal``), computed
+once per request. Other views keep Pyramid's usual ACL behaviour, with the same principals.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.interfaces import ISecurityPolicy
+from pyramid.threadlocal import get_current_request
 
 __all__ = [
     "DYNAMIC",
@@ -29,6 +32,8 @@ __all__ = [
     "AuthorizationPolicy",
     "get_principals",
     "ACTION_BY_METHOD",
+    "RECORD_PERMISSIONS",
+    "TOMBSTONE_READ",
 ]
 
 DYNAMIC = "dynamic"
@@ -46,20 +51,42 @@ ACTION_BY_METHOD = {
     ("record", "DELETE"): "write",
 }
 
+# The permissions a client may give on a record of a shareable resource.
+RECORD_PERMISSIONS = ("read", "write")
+
+# Held on a deleted record's URI by those who could read it, so that its tombstone reaches
+# them (``_since``); it grants nothing on the URL, and a new record of that id drops it.
+TOMBSTONE_READ = "read_tombstone"
+
 # Holding the key permission also grants these.
 _IMPLIED = {"read": ("read", "write"), "write": ("write",), "create": ("create",)}
 
+_PRINCIPALS_KEY = "cliquet.principals"
+
 
 def get_principals(request: Any) -> set[str]:
-    """The request's principals: ``system.Everyone``, and when authenticated
-    ``system.Authenticated``, the user id and what the policies add."""
+    """The request's principals, computed once per request.
+
+    ``system.Everyone``; when authenticated, ``system.Authenticated``, the user id and the
+    principals stored for it in the permission backend; and whatever the authentication
+    policies add (pyramid_multiauth's sub-policies and ``multiauth.groupfinder``).
+    """
+    cached = request.environ.get(_PRINCIPALS_KEY)
+    if cached is not None:
+        return set(cached)
     policy = request.registry.queryUtility(ISecurityPolicy)
     if policy is not None and hasattr(policy, "effective_principals"):
-        return set(policy.effective_principals(request))
-    principals = {Everyone}
+        principals = set(policy.effective_principals(request))
+    else:
+        principals = {Everyone}
+    principals.add(Everyone)
     userid = request.authenticated_userid
     if userid:
         principals.update((Authenticated, userid))
+        backend = getattr(request.registry, "permission", None)
+        if backend is not None:
+            principals.update(backend.get_user_principals(userid))
+    request.environ[_PRINCIPALS_KEY] = frozenset(principals)
     return principals
 
 
@@ -86,6 +113,20 @@ class RouteFactory:
             principals & self.info.principals.get(granting, set()) for granting in _IMPLIED[action]
         )
 
+    def record_allows(self, principals: Iterable[str], action: str, object_id: str) -> bool:
+        """Whether ``principals`` may ``action`` on the record ``object_id``: collection-wide,
+        or (shareable resources) by the principals stored for the record."""
+        principals = set(principals)
+        if self.collection_allows(principals, action):
+            return True
+        if not self.info.shareable:
+            return False
+        backend = self.request.registry.permission
+        return any(
+            backend.check_permission(object_id, granting, principals)
+            for granting in _IMPLIED[action]
+        )
+
     def check_permission(self, principals: Iterable[str]) -> bool:
         principals = set(principals)
         action = self.action
@@ -93,12 +134,8 @@ class RouteFactory:
             return True
         if not self.info.shareable:
             return False
-        backend = self.request.registry.permission
         if self.kind == "record" and self.object_id is not None:
-            if any(
-                backend.check_permission(self.object_id, granting, principals)
-                for granting in _IMPLIED[action]
-            ):
+            if self.record_allows(principals, action, self.object_id):
                 return True
             # PUT on a record nobody shares with this user: allowed as a creation only.
             if self.request.method == "PUT" and self.collection_allows(principals, "create"):
@@ -114,19 +151,29 @@ class RouteFactory:
 
     def _shares_any(self, principals: set[str], action: str) -> bool:
         prefix = self.info.object_uri(self.request.matchdict or {}, "")
+        granting = list(_IMPLIED[action])
+        if action == "read":
+            granting.append(TOMBSTONE_READ)  # a sync client of a public record gets its tombstone
         accessible = self.request.registry.permission.get_accessible_objects(
-            principals, permissions=list(_IMPLIED[action]), object_id_prefix=prefix
+            principals, permissions=granting, object_id_prefix=prefix
         )
         return bool(accessible)
 
 
 class AuthorizationPolicy:
-    """Grants ``dynamic`` through the route context; anything else through ACLs."""
+    """Grants ``dynamic`` through the route context; anything else through ACLs.
+
+    Both decide with the request's full principals (:func:`get_principals`): those the
+    security policy passes lack the ones stored in the permission backend.
+    """
 
     def __init__(self) -> None:
         self._acl = ACLHelper()
 
     def permits(self, context: Any, principals: Iterable[str], permission: str) -> Any:
+        request = context.request if isinstance(context, RouteFactory) else get_current_request()
+        if request is not None:
+            principals = get_principals(request) | set(principals)
         if permission == DYNAMIC and isinstance(context, RouteFactory):
             return context.check_permission(principals)
         return self._acl.permits(context, principals, permission)
