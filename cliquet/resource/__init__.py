@@ -24,7 +24,12 @@ from typing import Any
 from pyramid import httpexceptions
 
 from cliquet import json_body
-from cliquet.authorization import Authenticated, get_principals
+from cliquet.authorization import (
+    RECORD_PERMISSIONS,
+    TOMBSTONE_READ,
+    Authenticated,
+    get_principals,
+)
 from cliquet.errors import ERRORS, http_error, raise_invalid
 from cliquet.events import ACTIONS, notify_resource_event
 from cliquet.resource import querystring
@@ -167,6 +172,9 @@ class UserResource:
             self._check_id(record_id, location="body")
             existing = self._fetch(record_id)
             if existing is not None:
+                # The id is taken: only those who may read that record learn anything of it.
+                if not self._may_read(record_id):
+                    raise httpexceptions.HTTPForbidden()
                 if self.request.headers.get("If-None-Match") == "*":
                     self._raise_412(existing)
                 self._add_timestamp_headers(existing["last_modified"])
@@ -176,7 +184,7 @@ class UserResource:
             record["id"] = record_id
         record = self.process_record(record)
         created = self._store(lambda: self.model.create_record(record, unique_fields=self._unique))
-        self._set_permissions(created["id"], body.get("permissions"), create=True)
+        self._set_permissions(created["id"], body.get("permissions"), how="create")
         self.request.response.status_code = 201
         self._notify(ACTIONS.CREATE, [{"new": created}], created["last_modified"])
         self._add_timestamp_headers(created["last_modified"])
@@ -212,6 +220,7 @@ class UserResource:
         self.model.lock()
         record_id = self._record_id()
         existing = self._fetch(record_id)
+        self._authorize_write(record_id, existing, creating=True)
         self._raise_412_if_modified(existing)
         body = self._body()
         new = body["data"]
@@ -221,7 +230,8 @@ class UserResource:
         record["id"] = record_id
         record = self.process_record(record, existing)
         stored = self._store(lambda: self.model.update_record(record, unique_fields=self._unique))
-        self._set_permissions(record_id, body.get("permissions"), create=existing is None)
+        how = "create" if existing is None else "replace"
+        self._set_permissions(record_id, body.get("permissions"), how=how)
         if existing is None:
             self.request.response.status_code = 201
             self._notify(ACTIONS.CREATE, [{"new": stored}], stored["last_modified"])
@@ -234,7 +244,7 @@ class UserResource:
 
     def patch(self) -> dict[str, Any]:
         self.model.lock()
-        existing = self._get_or_404()
+        existing = self._fetch_for_write()
         self._raise_412_if_modified(existing)
         body = self._body(data_required=False)
         changes = body.get("data") or {}
@@ -259,13 +269,13 @@ class UserResource:
             self._notify(
                 ACTIONS.UPDATE, [{"old": existing, "new": stored}], stored["last_modified"]
             )
-        self._set_permissions(existing["id"], body.get("permissions"), create=False, merge=True)
+        self._set_permissions(existing["id"], body.get("permissions"), how="merge")
         self._add_timestamp_headers(stored["last_modified"])
         return self._record_body(stored)
 
     def delete(self) -> dict[str, Any]:
         self.model.lock()
-        existing = self._get_or_404()
+        existing = self._fetch_for_write()
         self._raise_412_if_modified(existing)
         tombstone = self.model.delete_record(existing)
         self._delete_permissions([existing["id"]])
@@ -442,11 +452,18 @@ class UserResource:
         try:
             return write()
         except UnicityError as e:
+            # The conflicting record is shown only to those who may read it.
+            other_id = e.record.get("id")
+            details: dict[str, Any] = {"field": e.field}
+            message = f"Conflict of field {e.field}."
+            if isinstance(other_id, str) and self._may_read(other_id):
+                details["existing"] = e.record
+                message = f"Conflict of field {e.field} on record {other_id}."
             raise http_error(
                 httpexceptions.HTTPConflict(),
                 errno=ERRORS.CONSTRAINT_VIOLATED,
-                message=f"Conflict of field {e.field} on record {e.record.get('id')}.",
-                details={"field": e.field, "existing": e.record},
+                message=message,
+                details=details,
             ) from None
 
     def _add_timestamp_headers(self, timestamp: int) -> None:
@@ -474,6 +491,8 @@ class UserResource:
             raise response
 
     def _raise_412(self, existing: dict[str, Any] | None) -> None:
+        if existing is not None and not self._may_read(existing["id"]):
+            existing = None
         raise http_error(
             httpexceptions.HTTPPreconditionFailed(),
             errno=ERRORS.MODIFIED_MEANWHILE,
@@ -515,15 +534,36 @@ class UserResource:
 
     # Permissions (shareable resources only) ----------------------------------------------
 
+    def _fetch_for_write(self) -> dict[str, Any]:
+        """The record a PATCH or DELETE changes, once allowed under the collection lock."""
+        record_id = self._record_id()
+        existing = self._fetch(record_id)
+        self._authorize_write(record_id, existing, creating=False)
+        if existing is None:
+            existing = self._get_or_404()
+        return existing
+
+    def _may_read(self, record_id: str) -> bool:
+        """Whether the request may learn anything of this record (a private one is the
+        user's own)."""
+        return True
+
+    def _authorize_write(
+        self, record_id: str, existing: dict[str, Any] | None, *, creating: bool
+    ) -> None:
+        """Decide again, under the collection lock, on the record as it now is.
+
+        The route's check ran before the lock: meanwhile the record may have been created,
+        deleted or re-created by someone else. Private records are the user's own.
+        """
+
     def _visibility_filters(self, action: str = "read") -> list[Filter]:
         return []
 
     def _record_body(self, record: dict[str, Any]) -> dict[str, Any]:
         return {"data": record}
 
-    def _set_permissions(
-        self, record_id: str, permissions: Any, *, create: bool, merge: bool = False
-    ) -> None:
+    def _set_permissions(self, record_id: str, permissions: Any, *, how: str) -> None:
         """Private records have no permissions."""
 
     def _delete_permissions(self, record_ids: list[str]) -> None:
@@ -547,58 +587,87 @@ class ShareableResource(UserResource):
     def get_parent_id(self, request: Any) -> str:
         return ""
 
-    def put(self) -> dict[str, Any]:
-        # The route factory lets a user who may only create PUT on a record not shared with
-        # them (a creation); it must not replace somebody else's existing record.
-        if self.context.action == "create" and self._fetch(self._record_id()) is not None:
-            raise httpexceptions.HTTPForbidden()
-        return super().put()
-
     def _object_uri(self, record_id: str) -> str:
         return self.info.object_uri(dict(self.request.matchdict or {}), record_id)
+
+    def _principals(self) -> set[str]:
+        return get_principals(self.request)
+
+    def _may_read(self, record_id: str) -> bool:
+        return bool(
+            self.context.record_allows(self._principals(), "read", self._object_uri(record_id))
+        )
+
+    def _authorize_write(
+        self, record_id: str, existing: dict[str, Any] | None, *, creating: bool
+    ) -> None:
+        principals = self._principals()
+        context = self.context
+        if existing is not None:
+            allowed = context.record_allows(principals, "write", self._object_uri(record_id))
+        elif creating:
+            allowed = context.collection_allows(principals, "create") or (
+                context.collection_allows(principals, "write")
+            )
+        else:  # a 404 for those who may write any record, a 403 for the others
+            allowed = context.collection_allows(principals, "write")
+        if not allowed:
+            raise httpexceptions.HTTPForbidden()
 
     def _visibility_filters(self, action: str = "read") -> list[Filter]:
         if not self.context.shared_only:
             return []
         granting = ["read", "write"] if action == "read" else ["write"]
+        if action == "read" and self._query().include_deleted:
+            granting.append(TOMBSTONE_READ)  # the tombstones of what the user could read
         prefix = self._object_uri("")
         accessible = self.request.registry.permission.get_accessible_objects(
-            get_principals(self.request), permissions=granting, object_id_prefix=prefix
+            self._principals(), permissions=granting, object_id_prefix=prefix
         )
         ids = sorted(uri[len(prefix) :] for uri in accessible)
         return [Filter("id", ids, COMPARISON.IN)]
 
     def _record_body(self, record: dict[str, Any]) -> dict[str, Any]:
         permissions = self.request.registry.permission.get_object_permissions(
-            self._object_uri(record["id"])
+            self._object_uri(record["id"]), list(RECORD_PERMISSIONS)
         )
         return {
             "data": record,
             "permissions": {k: sorted(v) for k, v in sorted(permissions.items())},
         }
 
-    def _set_permissions(
-        self, record_id: str, permissions: Any, *, create: bool, merge: bool = False
-    ) -> None:
+    def _set_permissions(self, record_id: str, permissions: Any, *, how: str) -> None:
+        """Store a record's permissions as the write asks; the writer keeps ``write``.
+
+        ``create``: a new record has only those given (a re-created id inherits nothing of
+        the deleted record, not even who may read its tombstone). ``replace`` (PUT): those
+        given replace all of them, permissions not named are emptied; a PUT without
+        ``permissions`` keeps them. ``merge`` (PATCH): those named replace theirs only.
+        """
+        if how != "create" and permissions is None:
+            return
         backend = self.request.registry.permission
         uri = self._object_uri(record_id)
-        wanted: dict[str, set[str]] = {}
-        if permissions:
-            wanted = {k: set(v) for k, v in permissions.items()}
-        elif not create:
-            return
+        given = {name: set(principals) for name, principals in (permissions or {}).items()}
+        if how == "replace":
+            wanted = {name: given.get(name, set()) for name in RECORD_PERMISSIONS}
+        else:
+            wanted = given
         userid = self.request.authenticated_userid
-        if userid and (create or "write" in wanted) and not merge:
-            # Whoever creates or rewrites a record's permissions keeps the right to write it.
+        if userid and (how != "merge" or "write" in wanted):
             wanted.setdefault("write", set()).add(userid)
-        elif userid and merge and "write" in wanted:
-            wanted["write"].add(userid)
-        if create and not merge:
+        if how == "create":
             backend.delete_object_permissions(uri)
-        backend.replace_object_permissions(uri, wanted)
+        if wanted:
+            backend.replace_object_permissions(uri, wanted)
 
     def _delete_permissions(self, record_ids: list[str]) -> None:
-        if record_ids:
-            self.request.registry.permission.delete_object_permissions(
-                *(self._object_uri(record_id) for record_id in record_ids)
-            )
+        """Rights go with the record; who could read it may still read its tombstone."""
+        backend = self.request.registry.permission
+        for record_id in record_ids:
+            uri = self._object_uri(record_id)
+            held = backend.get_object_permissions(uri, list(RECORD_PERMISSIONS))
+            readers = set().union(*held.values())
+            backend.delete_object_permissions(uri)
+            if readers:
+                backend.replace_object_permissions(uri, {TOMBSTONE_READ: readers})

@@ -284,12 +284,19 @@ def test_put_on_a_new_id_with_permissions(app, alice, bob):
 # Permissions follow the record's life
 
 
+def rights_of(app, note_id):
+    """The read/write principals stored for a note (its tombstone's readers left out)."""
+    return app.app.registry.permission.get_object_permissions(
+        f"/notes/{note_id}", ["read", "write"]
+    )
+
+
 def test_deleting_a_record_removes_its_permissions(app, alice, bob):
     url = f"/v1/notes/{NOTE_ID}"
     body = {"data": {"text": "first"}, "permissions": {"read": [BOB], "write": [BOB]}}
     app.put_json(url, body, headers=alice, status=201)
     app.delete(url, headers=alice)
-    assert app.app.registry.permission.get_object_permissions(f"/notes/{NOTE_ID}") == {}
+    assert rights_of(app, NOTE_ID) == {}
 
     recreated = app.put_json(url, {"data": {"text": "again"}}, headers=alice, status=201).json
     assert recreated["permissions"] == {"write": [ALICE]}
@@ -301,7 +308,7 @@ def test_deleting_the_collection_removes_the_permissions(app, alice, bob):
     body = {"data": {"id": NOTE_ID, "text": "first"}, "permissions": {"read": [BOB]}}
     app.post_json("/v1/notes", body, headers=alice, status=201)
     app.delete("/v1/notes", headers=alice)
-    assert app.app.registry.permission.get_object_permissions(f"/notes/{NOTE_ID}") == {}
+    assert rights_of(app, NOTE_ID) == {}
 
     body = {"data": {"id": NOTE_ID, "text": "again"}}
     recreated = app.post_json("/v1/notes", body, headers=alice, status=201).json
@@ -409,3 +416,207 @@ def test_permissions_on_a_private_resource_are_refused(app, alice):
     # Private records have no permissions in their body.
     created = app.post_json("/v1/articles", {"data": {"title": "x"}}, headers=alice).json
     assert "permissions" not in created
+
+
+# Principals stored for the user in the permission backend
+
+
+def test_group_principal_of_the_user_reads_what_is_shared_with_the_group(app, alice, bob, carol):
+    app.app.registry.permission.add_user_principal(BOB, "group:readers")
+    note_id = create(app, alice, permissions={"read": ["group:readers"]})["data"]["id"]
+    assert app.get(f"/v1/notes/{note_id}", headers=bob).json["data"]["id"] == note_id
+    assert listed_ids(app, bob) == [note_id]
+    assert_error(app.get(f"/v1/notes/{note_id}", headers=carol, status=403), 403, 121)
+
+
+# Tombstones reach those who could read the record
+
+
+def since_ids(app, headers, since):
+    records = app.get(f"/v1/notes?_since={since}", headers=headers).json["data"]
+    return sorted((r["id"], bool(r.get("deleted"))) for r in records)
+
+
+def test_readers_get_the_tombstone_of_a_deleted_record(app, alice, bob, carol):
+    read_by_bob = create(app, alice, permissions={"read": [BOB]})["data"]["id"]
+    written_by_bob = create(app, alice, permissions={"write": [BOB]})["data"]["id"]
+    private = create(app, alice)["data"]["id"]
+    since = app.get("/v1/notes", headers=bob).headers["ETag"].strip('"')
+    for note_id in (read_by_bob, written_by_bob, private):
+        app.delete(f"/v1/notes/{note_id}", headers=alice)
+
+    expected = sorted([(read_by_bob, True), (written_by_bob, True)])
+    assert since_ids(app, bob, since) == expected
+    assert since_ids(app, alice, since) == sorted(expected + [(private, True)])
+    assert since_ids(app, carol, since) == []
+    # The tombstone is not a record: plain lists and GETs do not show it.
+    assert listed_ids(app, bob) == []
+    assert_error(app.get(f"/v1/notes/{read_by_bob}", headers=carol, status=403), 403, 121)
+
+
+def test_readers_get_the_tombstones_on_before(app, alice, bob):
+    note_id = create(app, alice, permissions={"read": [BOB]})["data"]["id"]
+    app.delete(f"/v1/notes/{note_id}", headers=alice)
+    after = int(app.get("/v1/notes", headers=alice).headers["ETag"].strip('"')) + 1
+    records = app.get(f"/v1/notes?_before={after}", headers=bob).json["data"]
+    assert [(r["id"], r["deleted"]) for r in records] == [(note_id, True)]
+
+
+def test_readers_get_the_tombstones_of_a_collection_delete(app, alice, bob):
+    ids = sorted(create(app, alice, permissions={"read": [BOB]})["data"]["id"] for _ in range(3))
+    since = app.get("/v1/notes", headers=bob).headers["ETag"].strip('"')
+    assert len(app.delete("/v1/notes", headers=alice).json["data"]) == 3
+    assert since_ids(app, bob, since) == [(i, True) for i in ids]
+
+
+def test_group_readers_get_the_tombstone(app, alice, bob):
+    app.app.registry.permission.add_user_principal(BOB, "group:readers")
+    note_id = create(app, alice, permissions={"read": ["group:readers"]})["data"]["id"]
+    app.delete(f"/v1/notes/{note_id}", headers=alice)
+    assert since_ids(app, bob, 0) == [(note_id, True)]
+
+
+def test_a_reader_unshared_before_the_deletion_gets_no_tombstone(app, alice, bob):
+    note_id = create(app, alice, permissions={"read": [BOB]})["data"]["id"]
+    app.patch_json(f"/v1/notes/{note_id}", {"permissions": {"read": []}}, headers=alice)
+    app.delete(f"/v1/notes/{note_id}", headers=alice)
+    assert since_ids(app, bob, 0) == []
+
+
+def test_a_recreated_id_does_not_inherit_the_old_readers(app, alice, bob, carol):
+    url = f"/v1/notes/{NOTE_ID}"
+    body = {"data": {"text": "alice's"}, "permissions": {"read": [BOB], "write": [BOB]}}
+    app.put_json(url, body, headers=alice, status=201)
+    app.delete(url, headers=alice)
+    assert since_ids(app, bob, 0) == [(NOTE_ID, True)]
+
+    recreated = app.put_json(url, {"data": {"text": "carol's"}}, headers=carol, status=201).json
+    assert recreated["permissions"] == {"write": [CAROL]}
+    assert_error(app.get(url, headers=bob, status=403), 403, 121)
+    assert since_ids(app, bob, 0) == []
+    assert since_ids(app, carol, 0) == [(NOTE_ID, False)]
+    # Nor, deleted again, does its tombstone reach them.
+    app.delete(url, headers=carol)
+    assert since_ids(app, bob, 0) == []
+    assert since_ids(app, carol, 0) == [(NOTE_ID, True)]
+
+
+def test_old_writers_of_a_deleted_record_need_the_create_right(make_resource_app, alice, bob):
+    app = make_resource_app({"cliquet.note_create_principals": ALICE})
+    url = f"/v1/notes/{NOTE_ID}"
+    body = {"data": {"text": "first"}, "permissions": {"write": [BOB]}}
+    app.put_json(url, body, headers=alice, status=201)
+    app.delete(url, headers=alice)
+    response = app.put_json(url, {"data": {"text": "bob's"}}, headers=bob, status=403)
+    assert_error(response, 403, 121)
+    assert since_ids(app, bob, 0) == [(NOTE_ID, True)]
+
+
+# PUT replaces the permissions it is given, PATCH merges them
+
+
+def permissions_of(app, auth, note_id):
+    return app.get(f"/v1/notes/{note_id}", headers=auth).json["permissions"]
+
+
+def test_put_with_permissions_replaces_all_of_them(app, alice, bob, carol):
+    note_id = create(app, alice, permissions={"read": [BOB], "write": [CAROL]})["data"]["id"]
+    url = f"/v1/notes/{note_id}"
+    body = {"data": {"text": "replaced"}, "permissions": {"write": []}}
+    replaced = app.put_json(url, body, headers=alice).json
+    assert replaced["permissions"] == {"write": [ALICE]}
+    assert_error(app.get(url, headers=bob, status=403), 403, 121)
+    assert_error(app.get(url, headers=carol, status=403), 403, 121)
+
+
+def test_put_naming_only_read_replaces_write_with_the_writer(app, alice, bob, carol):
+    note_id = create(app, alice, permissions={"write": [CAROL]})["data"]["id"]
+    body = {"data": {"text": "replaced"}, "permissions": {"read": [BOB]}}
+    replaced = app.put_json(f"/v1/notes/{note_id}", body, headers=alice).json
+    assert replaced["permissions"] == {"read": [BOB], "write": [ALICE]}
+    assert listed_ids(app, carol) == []
+
+
+def test_put_by_a_shared_writer_replaces_and_keeps_them_writer(app, alice, bob):
+    note_id = create(app, alice, permissions={"write": [BOB], "read": [CAROL]})["data"]["id"]
+    body = {"data": {"text": "bob's"}, "permissions": {"read": [ALICE]}}
+    replaced = app.put_json(f"/v1/notes/{note_id}", body, headers=bob).json
+    assert replaced["permissions"] == {"read": [ALICE], "write": [BOB]}
+    assert permissions_of(app, bob, note_id) == {"read": [ALICE], "write": [BOB]}
+
+
+def test_put_without_permissions_keeps_them(app, alice, bob, carol):
+    note_id = create(app, alice, permissions={"read": [CAROL], "write": [BOB]})["data"]["id"]
+    expected = {"read": [CAROL], "write": sorted([ALICE, BOB])}
+    url = f"/v1/notes/{note_id}"
+    assert (
+        app.put_json(url, {"data": {"text": "a"}}, headers=alice).json["permissions"] == expected
+    )
+    assert app.put_json(url, {"data": {"text": "b"}}, headers=bob).json["permissions"] == expected
+    assert app.get(url, headers=carol).json["data"]["text"] == "b"
+
+
+def test_patch_merges_permissions_and_the_writer_keeps_write(app, alice, bob, carol):
+    note_id = create(app, alice, permissions={"read": [BOB]})["data"]["id"]
+    url = f"/v1/notes/{note_id}"
+    merged = app.patch_json(url, {"permissions": {"write": [CAROL]}}, headers=alice).json
+    assert merged["permissions"] == {"read": [BOB], "write": sorted([ALICE, CAROL])}
+    merged = app.patch_json(url, {"permissions": {"write": []}}, headers=alice).json
+    assert merged["permissions"] == {"read": [BOB], "write": [ALICE]}
+    merged = app.patch_json(url, {"data": {"text": "x"}}, headers=alice).json
+    assert merged["permissions"] == {"read": [BOB], "write": [ALICE]}
+
+
+# Racing creators
+
+
+@pytest.mark.parametrize("method", ["put", "post"])
+def test_racing_creators_of_one_id_one_wins_the_other_is_refused(app, alice, bob, method):
+    """Alice and Bob create the same new id at the same moment: one creates, one gets 403.
+
+    The window between the route's permission check and the collection lock is widened
+    so that both requests pass the check before either writes.
+    """
+    import threading
+    import time
+    import uuid
+
+    import webtest
+
+    storage = app.app.registry.storage
+    original_lock = storage.lock_collection
+
+    def slow_lock(*args, **kwargs):
+        time.sleep(0.05)
+        return original_lock(*args, **kwargs)
+
+    storage.lock_collection = slow_lock
+    users = {ALICE: alice, BOB: bob}
+    for _ in range(5):
+        note_id = str(uuid.uuid4())
+        barrier = threading.Barrier(len(users))
+        statuses = {}
+
+        def send(userid, auth, note_id=note_id, barrier=barrier, statuses=statuses):
+            client = webtest.TestApp(app.app)
+            body = {"data": {"text": userid}}
+            barrier.wait()
+            if method == "put":
+                response = client.put_json(
+                    f"/v1/notes/{note_id}", body, headers=auth, expect_errors=True
+                )
+            else:
+                body["data"]["id"] = note_id
+                response = client.post_json("/v1/notes", body, headers=auth, expect_errors=True)
+            statuses[userid] = response.status_code
+
+        threads = [threading.Thread(target=send, args=item) for item in users.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses.values()) == [201, 403], statuses
+        (winner,) = [userid for userid, status in statuses.items() if status == 201]
+        stored = app.get(f"/v1/notes/{note_id}", headers=users[winner]).json
+        assert stored["data"]["text"] == winner
+        assert stored["permissions"] == {"write": [winner]}
