@@ -119,6 +119,31 @@ def test_production_ini_takes_secrets_from_the_environment(cookies, production_c
     for name in ("storage_url", "permission_url", "cache_url", "userid_hmac_secret"):
         assert app[f"cliquet.{name}"] == ""
     assert parser["server:main"]["use"] == "egg:gunicorn#main"
+    # The public origin is the environment's, never the client's Host header.
+    assert app["cliquet.http_scheme"] == "https"
+    assert app["cliquet.http_host"] == ""
+
+
+def test_development_ini_bounds_what_clients_may_hold(cookies):
+    server = read_ini(bake(cookies) / "development.ini")["server:main"]
+    assert server["use"] == "egg:waitress#main"
+    assert int(server["connection_limit"]) >= 200
+    assert server["asyncore_use_poll"] == "true"
+    assert int(server["channel_timeout"]) <= 60
+    assert int(server["max_request_header_size"]) <= 65536
+    # Over the service's own limit, so that the service answers its JSON 413 first.
+    assert (
+        int(server["max_request_body_size"])
+        > cliquet.DEFAULT_SETTINGS["cliquet.max_request_body_bytes"]
+    )
+
+
+def test_gunicorn_conf_bounds_what_clients_may_hold(cookies):
+    namespace = {}
+    exec((bake(cookies) / "gunicorn.conf.py").read_text(), namespace)
+    assert namespace["timeout"] <= 60
+    assert namespace["limit_request_line"] > 0
+    assert namespace["limit_request_field_size"] > 0
 
 
 def test_readme_starts_with_its_two_commands(cookies):

@@ -10,3 +10,11 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # Workers share nothing but the databases: add more, or more machines, to scale out.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+# What one client may hold. A sync worker serves one connection at a time, start to end: a
+# slow client holds a worker, which is why a buffering reverse proxy stands in front (README).
+timeout = 30  # seconds a worker may spend on one request before it is restarted
+graceful_timeout = 30
+keepalive = 2  # seconds an idle keep-alive connection is kept (behind the proxy)
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 16384

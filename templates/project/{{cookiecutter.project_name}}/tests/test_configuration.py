@@ -37,6 +37,27 @@ def test_production_ini_reads_them_from_the_environment(monkeypatch, ini_setting
     assert settings["cliquet.userid_hmac_secret"] == "from-the-environment"
 
 
+def test_production_ini_takes_its_public_origin_from_the_environment(monkeypatch, ini_settings):
+    settings = ini_settings("production.ini")
+    assert settings["cliquet.http_scheme"] == "https"
+    assert settings["cliquet.http_host"] == ""
+    database = "postgresql://user:password@db.invalid/{{ cookiecutter.package_name }}"
+    monkeypatch.setenv("CLIQUET_STORAGE_URL", database)
+    monkeypatch.setenv("CLIQUET_PERMISSION_URL", database)
+{%- if cookiecutter.production_cache == "redis" %}
+    monkeypatch.setenv("CLIQUET_CACHE_URL", "redis://cache.invalid:6379/0")
+{%- else %}
+    monkeypatch.setenv("CLIQUET_CACHE_URL", database)
+{%- endif %}
+    monkeypatch.setenv("CLIQUET_USERID_HMAC_SECRET", "from-the-environment")
+    monkeypatch.setenv("CLIQUET_HTTP_HOST", "api.example.com")
+    settings = main({}, **settings).registry.settings
+    assert (settings["cliquet.http_scheme"], settings["cliquet.http_host"]) == (
+        "https",
+        "api.example.com",
+    )
+
+
 def test_the_service_refuses_to_start_without_a_secret():
     with pytest.raises(ConfigurationError, match="userid_hmac_secret"):
         main({}, **{"cliquet.userid_hmac_secret": ""})
