@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import random
+import re
 import sys
 import tempfile
 import time
@@ -35,7 +36,7 @@ from typing import Any
 from cliquet.testing.web import basic_auth, build_app
 from tests.security.hostile import Answer, problems, send
 
-__all__ = ["Generator", "Report", "make_app", "run", "main"]
+__all__ = ["ErrorCapture", "Generator", "Report", "make_app", "run", "main"]
 
 BACKENDS = ("memory", "sqlite", "postgresql")
 LIST_EVERY = 250
@@ -324,7 +325,7 @@ class Generator:
         if choice < 0.5 and self.ids[resource]:
             return r.choice(self.ids[resource])
         if choice < 0.7:
-            return str(uuid.uuid4())
+            return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
         return r.choice(PATH_SEGMENTS)
 
     def path(self, resource: str, record: bool) -> str:
@@ -439,6 +440,38 @@ class Generator:
             del ids[:-50]
 
 
+_RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Warning)\b")
+
+
+class ErrorCapture(logging.Handler):
+    """Keeps the last line (the exception) of the service's last error log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.last: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = [line.strip() for line in self.format(record).splitlines() if line.strip()]
+        raised = [line for line in lines if _RAISED.match(line)]
+        self.last = (raised or lines or [""])[-1][:300] or None
+
+    def take(self) -> str | None:
+        last, self.last = self.last, None
+        return last
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[ErrorCapture]:
+        logger = logging.getLogger("cliquet")
+        saved = (logger.propagate, logger.level)
+        logger.addHandler(self)
+        logger.propagate, logger.level = False, logging.ERROR
+        try:
+            yield self
+        finally:
+            logger.removeHandler(self)
+            logger.propagate, logger.level = saved
+
+
 @dataclass
 class Report:
     sent: int = 0
@@ -448,6 +481,8 @@ class Report:
     non_json: int = 0
     list_failures: int = 0
     reproducers: list[str] = field(default_factory=list)
+    signatures: collections.Counter[str] = field(default_factory=collections.Counter)
+    capture: ErrorCapture | None = None
 
     @property
     def failed(self) -> bool:
@@ -456,6 +491,7 @@ class Report:
     def record(self, request: Request, answer: Answer) -> None:
         self.sent += 1
         self.statuses[answer.status] += 1
+        logged = self.capture.take() if self.capture else None
         found = problems(answer)
         if not found:
             return
@@ -463,9 +499,14 @@ class Report:
             self.server_errors += 1
         else:
             self.non_json += 1
-        if len(self.reproducers) < MAX_REPRODUCERS:
+        # One reproducer per kind of failure: what went wrong, and where.
+        cause = answer.escaped or logged or "; ".join(found)
+        signature = f"{answer.status} {request.method} {request.path.split('?')[0][:12]} {cause}"
+        self.signatures[signature] += 1
+        if self.signatures[signature] == 1 and len(self.reproducers) < MAX_REPRODUCERS:
             self.reproducers.append(
-                f"{'; '.join(found)}\n    {request.reproducer()}\n    {answer!r}"
+                f"{'; '.join(found)} (logged: {logged})\n    {request.reproducer()}\n"
+                f"    {answer!r}"
             )
 
     def summary(self, backend: str, seed: int) -> str:
@@ -476,6 +517,7 @@ class Report:
             f"5xx (or exception, or 503 for client input): {self.server_errors}",
             f"non-JSON answers (or errors not in the JSON error format): {self.non_json}",
             f"collection lists not answering 200: {self.list_failures}",
+            f"kinds of failure: {len(self.signatures)}",
         ]
         if self.reproducers:
             lines.append("first reproducers:")
@@ -580,12 +622,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    # The service logs every 5xx with its trace: the report says what matters.
-    logging.disable(logging.CRITICAL)
+    # The service logs every 5xx with its trace: the report keeps the exception line.
+    logging.getLogger().setLevel(logging.CRITICAL)
     warnings.simplefilter("ignore")  # webtest's lint on unknown methods
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
-    with make_app(args.backend) as app:
-        report = run(app, Generator(args.seed), args.requests, args.seconds)
+    with ErrorCapture().installed() as capture, make_app(args.backend) as app:
+        report = run(
+            app, Generator(args.seed), args.requests, args.seconds, Report(capture=capture)
+        )
     print(report.summary(args.backend, args.seed))
     return 1 if report.failed else 0
 
