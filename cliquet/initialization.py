@@ -61,6 +61,7 @@ _WRITE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 # text/plain or form bodies without a preflight, never application/json.
 _JSON = "application/json"
 _JSON_BODIES = frozenset((_JSON,))
+_JSON_RANGES = {_JSON: 3, "application/*": 2, "*/*": 1}
 _BODY_TYPES = {
     "PATCH": frozenset((_JSON, "application/merge-patch+json", "application/json-patch+json")),
 }
@@ -208,9 +209,26 @@ def _has_body(request: Any) -> bool:
     return bool(request.content_length) or "Transfer-Encoding" in request.headers
 
 
+def _accepts_json(request: Any) -> bool:
+    """Whether the ``Accept`` header lets JSON through (absent, empty or unparsable: yes).
+
+    The most specific range naming JSON decides (``application/json`` over ``application/*``
+    over ``*/*``), whatever its parameters (``application/json; charset=utf-8``).
+    """
+    parsed = request.accept.parsed
+    if not parsed:
+        return True
+    best = (0, 0.0)
+    for media_range, quality, _params, _extensions in parsed:
+        rank = _JSON_RANGES.get(media_range.split(";", 1)[0].strip().lower(), 0)
+        if rank:
+            best = max(best, (rank, quality))
+    return best[1] > 0
+
+
 def _check_media_types(request: Any) -> None:
     """406 unless the client takes JSON; 415 for a write whose body is not JSON."""
-    if request.headers.get("Accept", "").strip() and not request.accept.acceptable_offers([_JSON]):
+    if not _accepts_json(request):
         raise http_error(
             HTTPNotAcceptable(),
             errno=ERRORS.INVALID_PARAMETERS,

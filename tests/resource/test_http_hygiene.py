@@ -137,6 +137,8 @@ def test_batch_subrequest_with_a_non_json_type_is_refused_in_its_slot(app, alice
         "text/html, application/xhtml+xml",
         "application/xml",
         "application/json;q=0",
+        "application/json;q=0, */*",
+        "text/*, application/*;q=0",
     ],
 )
 @pytest.mark.parametrize(("method", "path"), [("GET", URL), ("GET", "/v1/"), ("POST", URL)])
@@ -151,7 +153,17 @@ def test_accept_excluding_json_is_406(app, alice, accept, method, path):
 
 @pytest.mark.parametrize(
     "accept",
-    ["*/*", "application/*", "application/json", "text/html, application/json;q=0.5", "", "x"],
+    [
+        "*/*",
+        "application/*",
+        "application/json",
+        "text/html, application/json;q=0.5",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON;charset=UTF-8",
+        "text/html;q=1, */*;q=0.1",
+        "",
+        "x",
+    ],
 )
 def test_accept_allowing_json_is_served(app, alice, accept):
     response = app.get(URL, headers={**alice, "Accept": accept})
