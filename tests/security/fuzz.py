@@ -27,6 +27,7 @@ import re
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -372,6 +373,10 @@ class Generator:
     def subrequest(self) -> dict[str, Any]:
         r = self.random
         resource = r.choice(RESOURCES)
+        if r.random() < 0.4:
+            # A good write beside the hostile ones: it must stay only if acknowledged.
+            field_name = "title" if resource == "articles" else "text"
+            return {"method": "POST", "path": f"/{resource}", "body": {"data": {field_name: "ok"}}}
         method = r.choice(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "post", "TRACE", ""))
         sub: dict[str, Any] = {
             "method": method,
@@ -483,10 +488,17 @@ class Report:
     reproducers: list[str] = field(default_factory=list)
     signatures: collections.Counter[str] = field(default_factory=collections.Counter)
     capture: ErrorCapture | None = None
+    tracked: int = 0
+    lost_writes: int = 0
+
+    def lost(self, what: str) -> None:
+        self.lost_writes += 1
+        if len(self.reproducers) < MAX_REPRODUCERS * 2:
+            self.reproducers.append(f"write lost: {what}")
 
     @property
     def failed(self) -> bool:
-        return bool(self.server_errors or self.non_json or self.list_failures)
+        return bool(self.server_errors or self.non_json or self.list_failures or self.lost_writes)
 
     def record(self, request: Request, answer: Answer) -> None:
         self.sent += 1
@@ -500,7 +512,7 @@ class Report:
         else:
             self.non_json += 1
         # One reproducer per kind of failure: what went wrong, and where.
-        cause = answer.escaped or logged or "; ".join(found)
+        cause = re.sub(r"\d+", "N", answer.escaped or logged or "; ".join(found))
         signature = f"{answer.status} {request.method} {request.path.split('?')[0][:12]} {cause}"
         self.signatures[signature] += 1
         if self.signatures[signature] == 1 and len(self.reproducers) < MAX_REPRODUCERS:
@@ -518,6 +530,8 @@ class Report:
             f"non-JSON answers (or errors not in the JSON error format): {self.non_json}",
             f"collection lists not answering 200: {self.list_failures}",
             f"kinds of failure: {len(self.signatures)}",
+            f"acknowledged writes checked afterwards: {self.tracked}, lost or altered: "
+            f"{self.lost_writes}",
         ]
         if self.reproducers:
             lines.append("first reproducers:")
@@ -534,6 +548,7 @@ def run(
 ) -> Report:
     """Send up to ``requests`` requests (and for at most ``seconds``) to ``app``."""
     report = report or Report()
+    tracker = Tracker()
     start = time.monotonic()
     for i in range(requests):
         if seconds is not None and time.monotonic() - start > seconds:
@@ -542,11 +557,90 @@ def run(
         answer = send(app, request.method, request.path, request.body, request.headers)
         report.record(request, answer)
         generator.learn(request, answer)
+        tracker.learn(request, answer, generator)
         if (i + 1) % LIST_EVERY == 0:
             _check_lists(app, generator, report)
     _check_lists(app, generator, report)
+    tracker.verify(app, report)
     report.seconds = time.monotonic() - start
     return report
+
+
+class Tracker:
+    """The state the service acknowledged: every 2xx write, in order, directly or in a batch.
+
+    At the end each record must read back as its last acknowledged write left it (a deleted
+    one must be gone): a write answered 2xx and then lost, or one refused and kept, shows.
+    """
+
+    def __init__(self) -> None:
+        # (resource, owner or "" for notes, id) -> (last writer's headers, record or None)
+        self.state: dict[tuple[str, str, str], tuple[dict[str, str], dict[str, Any] | None]] = {}
+
+    def learn(self, request: Request, answer: Answer, generator: Generator) -> None:
+        auth = request.headers.get("Authorization", "")
+        if not 200 <= answer.status < 300 or not auth:
+            return
+        try:
+            body = answer.json() if answer.body else None
+        except ValueError:
+            return
+        if request.path.split("?")[0] == "/v1/batch":
+            self._learn_batch(request, body, auth, generator)
+        else:
+            self._apply(request.method, request.path, body, auth, generator)
+
+    def _learn_batch(self, request: Request, body: Any, auth: str, generator: Generator) -> None:
+        try:
+            sent = json.loads(request.body or b"")
+            defaults = sent.get("defaults") or {}
+            subrequests = [{**defaults, **sub} for sub in sent["requests"]]
+            slots = body["responses"]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return
+        for sub, slot in zip(subrequests, slots, strict=False):
+            headers = sub.get("headers") or {}
+            if "Authorization" in headers or not 200 <= slot.get("status", 0) < 300:
+                continue
+            method = str(sub.get("method") or "GET").upper()
+            self._apply(method, slot.get("path") or "", slot.get("body"), auth, generator)
+
+    def _apply(self, method: str, path: str, body: Any, auth: str, generator: Generator) -> None:
+        if method not in ("POST", "PUT", "PATCH", "DELETE") or not isinstance(body, dict):
+            return
+        parts = [urllib.parse.unquote(p) for p in path.split("?")[0].split("/")]
+        if len(parts) < 3 or parts[:2] != ["", "v1"] or parts[2] not in RESOURCES:
+            return
+        resource = parts[2]
+        owner = auth if resource == "articles" else ""
+        data = body.get("data")
+        records = data if isinstance(data, list) else [data]
+        for record in records:
+            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+                continue
+            key = (resource, owner, record["id"])
+            deleted = method == "DELETE" or record.get("deleted") is True
+            self.state[key] = ({"Authorization": auth}, None if deleted else record)
+            if not deleted and record["id"] not in generator.ids[resource]:
+                generator.ids[resource].append(record["id"])
+                del generator.ids[resource][:-50]
+
+    def verify(self, app: Any, report: Report) -> None:
+        for (resource, _, record_id), (headers, record) in self.state.items():
+            path = f"/v1/{resource}/{urllib.parse.quote(record_id, safe='')}"
+            answer = send(app, "GET", path, None, headers)
+            report.tracked += 1
+            if record is None:
+                if answer.status == 200:
+                    report.lost(f"deleted (acknowledged) but still there: {answer!r}")
+                continue
+            if answer.status != 200:
+                report.lost(f"acknowledged {json.dumps(record)[:300]} but {answer!r}")
+                continue
+            stored = answer.json()["data"]
+            changed = {k: (v, stored.get(k)) for k, v in record.items() if stored.get(k) != v}
+            if changed:
+                report.lost(f"{path}: acknowledged vs stored {changed!r}"[:600])
 
 
 def _check_lists(app: Any, generator: Generator, report: Report) -> None:
