@@ -34,6 +34,7 @@ from cliquet.errors import ERRORS, http_error, raise_invalid
 from cliquet.events import ACTIONS, notify_resource_event
 from cliquet.resource import querystring
 from cliquet.resource.ids import UUID4, IdGenerator
+from cliquet.resource.json_patch import JSONPatchError, apply_json_patch
 from cliquet.resource.model import Model
 from cliquet.resource.schema import PermissionsSchema, ResourceSchema
 from cliquet.resource.viewset import ResourceInfo, register, register_resource
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 _MERGE_PATCH = "application/merge-patch+json"
+_JSON_PATCH = "application/json-patch+json"
 
 
 def _merge_patch(target: Any, patch: Any) -> Any:
@@ -246,15 +248,19 @@ class UserResource:
         self.model.lock()
         existing = self._fetch_for_write()
         self._raise_412_if_modified(existing)
-        body = self._body(data_required=False)
-        changes = body.get("data") or {}
-        changes.pop("id", None)
-        changes.pop("last_modified", None)
-        content_type = self.request.content_type or ""
-        if content_type == _MERGE_PATCH:
-            merged = _merge_patch(existing, changes)
+        content_type = (self.request.content_type or "").lower()
+        if content_type == _JSON_PATCH:
+            body = self._json_patched(existing)
+            merged = body["data"]
         else:
-            merged = {**existing, **changes}
+            body = self._body(data_required=False)
+            changes = body.get("data") or {}
+            changes.pop("id", None)
+            changes.pop("last_modified", None)
+            if content_type == _MERGE_PATCH:
+                merged = _merge_patch(existing, changes)
+            else:
+                merged = {**existing, **changes}
         record = self._validate(merged, old=existing)
         record["id"] = existing["id"]
         record = self.process_record(record, existing)
@@ -405,6 +411,42 @@ class UserResource:
                 )
             body["permissions"] = self._validate_permissions(permissions)
         return body
+
+    def _json_patched(self, existing: dict[str, Any]) -> dict[str, Any]:
+        """What a JSON Patch (RFC 6902) body makes of the record's answer: the whole record,
+        and its whole permissions when the patch changed them (``None`` otherwise).
+
+        The patch applies to ``{"data": record, "permissions": {...}}``, as the record is read.
+        """
+        document = self._record_body(existing)
+        operations = json_body.read_body(self.request.body) if self.request.body else None
+        try:
+            patched = apply_json_patch(document, operations)
+        except JSONPatchError as e:
+            name = None if e.index is None else str(e.index)
+            raise_invalid(
+                location="body", name=name, description=str(e), errno=ERRORS.INVALID_POSTED_DATA
+            )
+        if not isinstance(patched, dict) or not isinstance(patched.get("data"), dict):
+            raise_invalid(
+                location="body",
+                name="data",
+                description="Must stay a JSON object.",
+                errno=ERRORS.INVALID_POSTED_DATA,
+            )
+        data = {**patched["data"], "id": existing["id"]}
+        data.pop("last_modified", None)
+        permissions = patched.get("permissions")
+        if permissions == document.get("permissions"):
+            return {"data": data, "permissions": None}
+        if not self.info.shareable:
+            raise_invalid(
+                location="body", name="permissions", description="Not a shareable resource."
+            )
+        if isinstance(permissions, dict):
+            # Permissions the patch removed are emptied, not kept.
+            permissions = {name: [] for name in document.get("permissions") or {}} | permissions
+        return {"data": data, "permissions": self._validate_permissions(permissions)}
 
     def _validate_permissions(self, permissions: Any) -> dict[str, list[str]]:
         import colander
