@@ -143,6 +143,16 @@ MALFORMED = [
         b"POST /v1/articles HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n",
         id="bad-chunk",
     ),
+    pytest.param(
+        b"POST /v1/articles HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 3000000\r\n\r\n" + b" " * 3_000_000,
+        id="body-3mb",
+    ),
+    pytest.param(
+        b"POST /v1/articles HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 99999999999999999999\r\n\r\n{}",
+        id="content-length-past-64-bits",
+    ),
     pytest.param(b"GET /%FF HTTP/1.1\r\nHost: x\r\n\r\n", id="unprefixed-invalid-utf8"),
     pytest.param(b"GET /v1/articles/%FF HTTP/1.1\r\nHost: x\r\n\r\n", id="record-invalid-utf8"),
     pytest.param(b"GET /v1/\xff HTTP/1.1\r\nHost: x\r\n\r\n", id="raw-byte-in-path"),
