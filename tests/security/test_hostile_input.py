@@ -131,6 +131,12 @@ QUERIES = [
     _q("in_title=a,%00", "title", id="in-nul"),
     _q("exclude_title=%ED%A0%80", "title", id="exclude-surrogate"),
     _q("author.k=%00", "author", id="subfield-nul"),
+    _q("title=%22%5Cu0000%22", "title", id="json-escaped-nul-value"),
+    _q("title=%22%5Cud800%22", "title", id="json-escaped-surrogate-value"),
+    _q("in_title=%22%5Cu0000%22,a", "title", id="in-json-escaped-nul"),
+    # Too deep to be read as JSON: it may also be read as the string it is.
+    _q("title=" + "%5B" * 5000 + "%5D" * 5000, "title", id="nested-5000-value", allowed=(200,)),
+    _q("author.v=" + "%5B" * 100 + "%5D" * 100, "author", id="nested-100-value", allowed=(200,)),
     _q("id=%00", "id", id="id-nul"),
     _q("in_id=a,%00", "id", id="in-id-nul"),
     _q("not_id=%ED%A0%80", "id", id="not-id-surrogate"),
