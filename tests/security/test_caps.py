@@ -82,9 +82,30 @@ def test_a_batch_with_too_many_requests_is_refused(app, alice, nothing_stored):
     nothing_stored()
 
 
-def test_the_caps_are_settings(make_resource_app, alice):
-    # A service may raise them: what the defaults refuse is then served.
+def _over(setting, count):
+    """A list querystring using ``count`` of what ``setting`` caps."""
+    if setting == "cliquet.max_sort_fields":
+        return "_sort=" + ",".join(f"author.k{i}" for i in range(count))
+    if setting == "cliquet.max_filters":
+        return "&".join(f"author.k{i}=1" for i in range(count))
+    return "in_title=" + ",".join(map(str, range(count)))
+
+
+CAP_SETTINGS = ["cliquet.max_sort_fields", "cliquet.max_filters", "cliquet.max_in_values"]
+
+
+@pytest.mark.parametrize("setting", CAP_SETTINGS)
+def test_the_caps_are_settings(make_resource_app, alice, setting):
     from cliquet.settings import DEFAULT_SETTINGS
 
-    for word in ("sort", "filter"):
-        assert [k for k in DEFAULT_SETTINGS if word in k], f"no setting caps {word}s"
+    assert setting in DEFAULT_SETTINGS, f"no {setting}"
+    cap = int(DEFAULT_SETTINGS[setting])
+    app = make_resource_app()
+    at_cap = send(app, "GET", f"/v1/articles?{_over(setting, cap)}", None, alice)
+    assert at_cap.status == 200, at_cap
+    over = send(app, "GET", f"/v1/articles?{_over(setting, cap + 1)}", None, alice)
+    assert_refused(over, status=400, errno=ERRORS.INVALID_PARAMETERS)
+    # A service may raise it: what the default refuses is then served.
+    raised = make_resource_app(settings={setting: str(cap * 2)})
+    answer = send(raised, "GET", f"/v1/articles?{_over(setting, cap + 1)}", None, alice)
+    assert answer.status == 200, answer
