@@ -32,6 +32,7 @@ from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.util import LRUCache
 
 from cliquet.sql import chunked, engine_from_config, translate_errors, unit_of_work
 from cliquet.storage import (
@@ -63,6 +64,8 @@ __all__ = ["Storage", "load_from_config"]
 
 logger = logging.getLogger(__name__)
 
+# Compiled listing statements kept (each up to a megabyte): the shapes a service serves.
+_CACHED_LISTINGS = 64
 # How long a rolled-back timestamp is remembered: by then the clock is far past it.
 _FLOOR_HORIZON_MS = 10 * 60 * 1000
 
@@ -82,6 +85,8 @@ class Storage(StorageBase):
         # database forgot them, yet the next write must still get a higher one.
         self._floors: dict[Key, int] = {}
         self._floors_lock = threading.Lock()
+        # Compiled listings, by shape: bounded in number (see Selection.execution_options).
+        self._listings: LRUCache[Any, Any] = LRUCache(_CACHED_LISTINGS)
 
     def __repr__(self) -> str:
         url = self.engine.url.render_as_string(hide_password=True)
@@ -447,9 +452,14 @@ class Storage(StorageBase):
             limit=limit,
             id_field=id_field,
             modified_field=modified_field,
+            compiled_cache=self._listings,
         )
         with self._connect() as conn:
-            ids = list(conn.execute(selection.ids()).scalars())
+            ids = list(
+                conn.execute(
+                    selection.ids(), execution_options=selection.execution_options
+                ).scalars()
+            )
             if not ids:
                 return []
             # One bump reserves a timestamp for each tombstone, in the selection's order.
@@ -512,9 +522,12 @@ class Storage(StorageBase):
             id_field=id_field,
             modified_field=modified_field,
             include_deleted=include_deleted,
+            compiled_cache=self._listings,
         )
         with self._connect() as conn:
-            rows = conn.execute(selection.listing()).all()
+            rows = conn.execute(
+                selection.listing(), execution_options=selection.execution_options
+            ).all()
         listed = [self._record(r, id_field, modified_field) for r in rows if r.id is not None]
         return listed, int(rows[0].total)
 

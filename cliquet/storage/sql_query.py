@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import json
 import operator as op
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY as SQL_ARRAY
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import expression
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from cliquet.sql import bytewise_text, epoch_now, upsert
 from cliquet.storage import COMPARISON, Filter, Sort
@@ -76,6 +77,9 @@ _POSTGRESQL_TYPES: tuple[tuple[str, ...], ...] = (
     ("object",),
 )
 _INT64 = 2**63
+# Filters, page rules and sort keys of a listing whose compiled statement is kept (the
+# plain listing, a page of it, a few filters); bigger shapes are compiled for each request.
+_CACHED_TERMS = 8
 
 
 def canonical_json(value: Any) -> str:
@@ -214,6 +218,27 @@ class _Field:
     def like_text(self) -> ColumnElement[Any] | None:
         return self.typed(STRING)
 
+    def in_(self, rank: int, values: Sequence[Any]) -> ColumnElement[bool] | None:
+        """The field (of that rank) is one of ``values``; None when it never has the rank.
+
+        One expanding parameter per SQL type, whatever the number of values: SQLAlchemy
+        caches each compiled statement by its shape, and a list of literals would make every
+        length of list a new (and huge) entry.
+        """
+        typed = self.typed(rank)
+        if typed is None:
+            return None
+        by_type: dict[type, tuple[sa.types.TypeEngine[Any], list[Any]]] = {}
+        for value in values:
+            literal = self.literal(rank, value)
+            assert isinstance(literal, BindParameter)
+            by_type.setdefault(type(literal.type), (literal.type, []))[1].append(literal.value)
+        tests = [
+            typed.in_(sa.bindparam(None, group, type_=type_, expanding=True))
+            for type_, group in by_type.values()
+        ]
+        return tests[0] if len(tests) == 1 else sa.or_(*tests)
+
 
 class _Column(_Field):
     """A real, indexed column (``id``, ``last_modified``): never missing, of one rank."""
@@ -289,6 +314,15 @@ class _PostgreSQLPath(_JSONPath):
         if rank == STRING:
             return sa.literal(value, sa.Text())
         return sa.cast(sa.literal(jsonb_text(value), sa.Text()), JSONB())
+
+    def in_(self, rank: int, values: Sequence[Any]) -> ColumnElement[bool] | None:
+        if rank not in (ARRAY, OBJECT):
+            return super().in_(rank, values)
+        # jsonb values: one text[] parameter cast to jsonb[] (see _Field.in_).
+        texts = sa.bindparam(None, [jsonb_text(v) for v in values], type_=SQL_ARRAY(sa.Text()))
+        return self._when(ARRAY, OBJECT, then=self.value) == sa.any_(
+            sa.cast(texts, SQL_ARRAY(JSONB()))
+        )
 
 
 class _SQLitePath(_JSONPath):
@@ -455,11 +489,10 @@ def _in(field: _Field, values: Sequence[Any]) -> ColumnElement[bool]:
         by_rank.setdefault(_rank_of(value), []).append(value)
     clauses = []
     for rank, group in by_rank.items():
-        typed = field.typed(rank)
         if rank in (NULL, OTHER):
             clauses.append(_rank_test(field, "==", rank))
-        elif typed is not None:
-            clauses.append(typed.in_([field.literal(rank, v) for v in group]))
+        elif (found := field.in_(rank, group)) is not None:
+            clauses.append(found)
     return sa.or_(sa.false(), *clauses)
 
 
@@ -612,7 +645,12 @@ def tombstones_statement(
     where = sa.and_(live(key), records.c.id.in_(list(stamps)))
     if not with_deleted:
         return sa.delete(records).where(where).returning(records.c.id)
-    stamp = sa.case({i: _stamp(s) for i, s in stamps.items()}, value=records.c.id)
+    # Padded to a power of two (repeating the last pair changes nothing): a few statement
+    # shapes whatever the number of records, as SQLAlchemy caches one per shape.
+    items = list(stamps.items())
+    items += items[-1:] * ((1 << (len(items) - 1).bit_length()) - len(items))
+    whens: list[Any] = [(i, _stamp(s)) for i, s in items]
+    stamp = sa.case(*whens, value=records.c.id)
     return (
         sa.update(records)
         .where(where)
@@ -635,6 +673,25 @@ class Selection:
     id_field: str
     modified_field: str
     include_deleted: bool = False
+    #: Where its small compiled statements are kept (see :attr:`execution_options`).
+    compiled_cache: MutableMapping[Any, Any] | None = None
+
+    @property
+    def execution_options(self) -> dict[str, Any]:
+        """How to run its statements: compiled once per shape only for small shapes.
+
+        Their shape is the client's choice (filters, sorts, pages), and compiled statements
+        are cached by shape: a fuzzer sending many large shapes filled the engine's cache
+        with entries of megabytes. Small ones go to ``compiled_cache`` (a bounded LRU);
+        large ones, rarer and costlier to keep than to compile again, are not kept.
+        """
+        rules = self.pagination_rules or ()
+        terms = len(self.filters or ()) + sum(len(r) for r in rules) + len(self.sorting or ())
+        if terms > _CACHED_TERMS:
+            return {"compiled_cache": None}
+        if self.compiled_cache is not None:
+            return {"compiled_cache": self.compiled_cache}
+        return {}
 
     def _queries(self, columns: RecordColumns) -> RecordQueries:
         return RecordQueries(

@@ -578,3 +578,83 @@ def test_load_from_config_refuses_a_sqlite_without_returning(
     monkeypatch.setattr(sql_storage.sqlite3, "sqlite_version_info", (3, 34, 1))
     with pytest.raises(ConfigurationError, match="cliquet.storage_url.*3.35"):
         _build(sqlite_url)
+
+
+# Memory: compiled statements are cached by shape, and values must not make new shapes
+
+
+def _compiled_statements(storage: sql_storage.Storage) -> int:
+    # SQLAlchemy's cache of compiled statements (an LRU of query_cache_size entries, each
+    # as large as its statement): one entry per distinct IN-list length once took 10 MB each.
+    return len(storage.engine._compiled_cache)
+
+
+def test_in_filters_of_any_length_share_one_compiled_statement(sql_url: str) -> None:
+    storage = _build(sql_url)
+    storage.initialize_schema()
+    storage.flush()
+    ids = [storage.create(CID, PID, {"title": str(n), "n": n})["id"] for n in range(3)]
+
+    def listing(size: int) -> None:
+        values = list(range(size))
+        filters = [
+            Filter("title", [str(v) for v in values], COMPARISON.IN),
+            Filter("n", [*values, 0.5], COMPARISON.IN),
+            Filter("tags", [[v] for v in values], COMPARISON.EXCLUDE),
+            Filter("author", [{"id": v} for v in values], COMPARISON.EXCLUDE),
+            Filter("id", [*ids, *map(str, values)], COMPARISON.IN),
+            Filter("last_modified", values, COMPARISON.EXCLUDE),
+        ]
+        storage.get_all(CID, PID, filters=filters, limit=2)
+
+    try:
+        listing(2)
+        before = _compiled_statements(storage)
+        for size in range(3, 60):
+            listing(size)
+        assert _compiled_statements(storage) == before
+    finally:
+        storage.flush()
+        storage.engine.dispose()
+
+
+def test_deleting_any_number_of_records_makes_few_compiled_statements(sql_url: str) -> None:
+    storage = _build(sql_url)
+    storage.initialize_schema()
+    storage.flush()
+    try:
+        storage.create(CID, PID, {})
+        storage.delete_all(CID, PID)
+        before = _compiled_statements(storage)
+        for count in range(1, 70):
+            for _ in range(count):
+                storage.create(CID, PID, {})
+            assert len(storage.delete_all(CID, PID)) == count
+        # One shape per power of two (1, 2, 4... 128), not one per count.
+        assert _compiled_statements(storage) - before <= 8
+    finally:
+        storage.flush()
+        storage.engine.dispose()
+
+
+def test_listings_of_many_shapes_keep_a_bounded_number_of_statements(sql_url: str) -> None:
+    storage = _build(sql_url)
+    storage.initialize_schema()
+    storage.flush()
+    try:
+        storage.get_all(CID, PID)
+        before = _compiled_statements(storage)
+        for shape in range(200):
+            # Each bit picks a number or a string: 200 shapes of 7 filters, then of 20.
+            for count in (7, 20):
+                filters = [
+                    Filter(f"f{bit}", 1 if shape >> bit & 1 else "a", COMPARISON.EQ)
+                    for bit in range(count)
+                ]
+                storage.get_all(CID, PID, filters=filters)
+                storage.delete_all(CID, PID, filters=filters)
+        assert _compiled_statements(storage) == before
+        assert len(storage._listings) <= 96  # an LRU of 64, pruned past half as many again
+    finally:
+        storage.flush()
+        storage.engine.dispose()
