@@ -670,12 +670,18 @@ class ShareableResource(UserResource):
         return [Filter("id", ids, COMPARISON.IN)]
 
     def _record_body(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record and its permissions: all of them for those who may change them (its
+        writers), to the others only the principals they hold themselves."""
+        uri = self._object_uri(record["id"])
         permissions = self.request.registry.permission.get_object_permissions(
-            self._object_uri(record["id"]), list(RECORD_PERMISSIONS)
+            uri, list(RECORD_PERMISSIONS)
         )
+        principals = self._principals()
+        if not self.context.record_allows(principals, "write", uri):
+            permissions = {name: held & principals for name, held in permissions.items()}
         return {
             "data": record,
-            "permissions": {k: sorted(v) for k, v in sorted(permissions.items())},
+            "permissions": {k: sorted(v) for k, v in sorted(permissions.items()) if v},
         }
 
     def _set_permissions(self, record_id: str, permissions: Any, *, how: str) -> None:

@@ -98,7 +98,8 @@ def test_batch_post_of_an_existing_id_is_forbidden_without_rights(app, alice, bo
 def test_reader_posting_an_existing_id_gets_the_record(app, alice, carol, note):
     body = {"data": {"id": NOTE_ID, "text": "carol's"}}
     response = app.post_json("/v1/notes", body, headers=carol, status=200)
-    assert response.json == note
+    # Of the permissions, a reader is shown only the principals it holds.
+    assert response.json == {"data": note["data"], "permissions": {"read": [CAROL]}}
     headers = {**carol, "If-None-Match": "*"}
     response = app.post_json("/v1/notes", body, headers=headers, status=412)
     assert response.json["details"]["existing"] == note["data"]
@@ -112,7 +113,7 @@ def test_collection_readers_posting_an_existing_id_get_the_record(make_resource_
     ).json
     response = app.post_json("/v1/notes", {"data": {"id": NOTE_ID, "text": "x"}}, headers=bob)
     assert response.status_code == 200
-    assert response.json == created
+    assert response.json == {"data": created["data"], "permissions": {}}
 
 
 # Preconditions on the record's URL
