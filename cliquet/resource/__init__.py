@@ -210,6 +210,7 @@ class UserResource:
 
     def get(self) -> dict[str, Any]:
         record = self._get_or_404()
+        self._authorize_read(record["id"])
         self._raise_304_if_not_modified(record["last_modified"])
         self._raise_412_if_modified(record)
         self._add_timestamp_headers(record["last_modified"])
@@ -590,6 +591,13 @@ class UserResource:
         user's own)."""
         return True
 
+    def _authorize_read(self, record_id: str) -> None:
+        """Decide again on the record as it was fetched.
+
+        The route's check ran before: meanwhile the record may have been deleted and its id
+        re-created by someone else. Private records are the user's own.
+        """
+
     def _authorize_write(
         self, record_id: str, existing: dict[str, Any] | None, *, creating: bool
     ) -> None:
@@ -639,6 +647,10 @@ class ShareableResource(UserResource):
         return bool(
             self.context.record_allows(self._principals(), "read", self._object_uri(record_id))
         )
+
+    def _authorize_read(self, record_id: str) -> None:
+        if not self._may_read(record_id):
+            raise httpexceptions.HTTPForbidden()
 
     def _authorize_write(
         self, record_id: str, existing: dict[str, Any] | None, *, creating: bool

@@ -426,3 +426,32 @@ def test_another_users_article_in_a_batch_is_404(app, alice, bob, article):
     assert [slot["status"] for slot in response.json["responses"]] == [404, 404, 200]
     assert SECRET_TEXT not in response.text
     assert app.get(f"/v1{url}", headers=alice).json["data"] == article
+
+
+# Reads decided on the record as it is fetched
+
+
+def test_a_record_recreated_between_the_check_and_the_read_is_not_shown(
+    app, alice, bob, carol, note, monkeypatch
+):
+    """Carol may read Alice's note when her GET is let in; before it reads the record, Alice
+    deletes it and Bob creates his own on that id: Carol must not get Bob's."""
+    from cliquet.resource.model import Model
+
+    original = Model.get_record
+    interleaved = []
+
+    def get_record(self, record_id, parent_id=None):
+        if self.auth == carol["Authorization"] and not interleaved:
+            interleaved.append(record_id)
+            app.delete(URL, headers=alice, status=200)
+            body = {"data": {"text": "bob's secret"}}
+            app.put_json(URL, body, headers=bob, status=201)
+        return original(self, record_id, parent_id)
+
+    monkeypatch.setattr(Model, "get_record", get_record)
+    response = app.get(URL, headers=carol, expect_errors=True)
+    assert interleaved == [NOTE_ID]
+    assert "bob's secret" not in response.text
+    assert response.status_code == 403
+    assert response.json["errno"] == 121
