@@ -160,6 +160,7 @@ class UserResource:
         if limit is not None and len(records) > limit:
             records = records[:limit]
             headers["Next-Page"] = self._next_page(query, records[-1])
+        records = self._still_readable(records, timestamp)
         headers["Total-Records"] = str(total)
         self._add_timestamp_headers(timestamp)
         return {"data": [self._shape(r, query.fields) for r in records]}
@@ -586,9 +587,9 @@ class UserResource:
             existing = self._get_or_404()
         return existing
 
-    def _may_read(self, record_id: str) -> bool:
-        """Whether the request may learn anything of this record (a private one is the
-        user's own)."""
+    def _may_read(self, record_id: str, *, tombstone: bool = False) -> bool:
+        """Whether the request may learn anything of this record, or of its ``tombstone``
+        (a private one is the user's own)."""
         return True
 
     def _authorize_read(self, record_id: str) -> None:
@@ -597,6 +598,17 @@ class UserResource:
         The route's check ran before: meanwhile the record may have been deleted and its id
         re-created by someone else. Private records are the user's own.
         """
+
+    def _still_readable(
+        self, records: list[dict[str, Any]], timestamp: int
+    ) -> list[dict[str, Any]]:
+        """Those of a list's ``records`` the user may still read once they are fetched.
+
+        The list's rights were read before its records: one written after the list began
+        (``last_modified`` over the collection's ``timestamp`` then) may be another record
+        on an id the user could read. Private records are the user's own.
+        """
+        return records
 
     def _authorize_write(
         self, record_id: str, existing: dict[str, Any] | None, *, creating: bool
@@ -643,14 +655,31 @@ class ShareableResource(UserResource):
     def _principals(self) -> set[str]:
         return get_principals(self.request)
 
-    def _may_read(self, record_id: str) -> bool:
-        return bool(
-            self.context.record_allows(self._principals(), "read", self._object_uri(record_id))
-        )
+    def _may_read(self, record_id: str, *, tombstone: bool = False) -> bool:
+        principals = self._principals()
+        uri = self._object_uri(record_id)
+        if self.context.record_allows(principals, "read", uri):
+            return True
+        backend = self.request.registry.permission
+        return tombstone and backend.check_permission(uri, TOMBSTONE_READ, principals)
 
     def _authorize_read(self, record_id: str) -> None:
         if not self._may_read(record_id):
             raise httpexceptions.HTTPForbidden()
+
+    def _still_readable(
+        self, records: list[dict[str, Any]], timestamp: int
+    ) -> list[dict[str, Any]]:
+        if not self.context.shared_only:
+            return records
+        # Written meanwhile: decided again, as is (a tombstone by who could read the record).
+        # They come again with the next sync, _since=<the ETag answered: timestamp>.
+        return [
+            r
+            for r in records
+            if r["last_modified"] <= timestamp
+            or self._may_read(r["id"], tombstone=bool(r.get("deleted")))
+        ]
 
     def _authorize_write(
         self, record_id: str, existing: dict[str, Any] | None, *, creating: bool

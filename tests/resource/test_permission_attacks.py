@@ -455,3 +455,52 @@ def test_a_record_recreated_between_the_check_and_the_read_is_not_shown(
     assert "bob's secret" not in response.text
     assert response.status_code == 403
     assert response.json["errno"] == 121
+
+
+@pytest.mark.parametrize("query", ["", "?_since=0", f"?id={NOTE_ID}"])
+def test_a_record_recreated_during_a_list_is_not_listed(
+    app, alice, bob, carol, note, monkeypatch, query
+):
+    """The list's rights are read before its records: Alice's note deleted and its id
+    re-created by Bob in between, Carol's list must not carry Bob's record."""
+    from cliquet.resource.model import Model
+
+    original = Model.get_records
+    interleaved = []
+
+    def get_records(self, *args, **kwargs):
+        if self.auth == carol["Authorization"] and not interleaved:
+            interleaved.append(True)
+            app.delete(URL, headers=alice, status=200)
+            app.put_json(URL, {"data": {"text": "bob's secret"}}, headers=bob, status=201)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Model, "get_records", get_records)
+    response = app.get(f"/v1/notes{query}", headers=carol)
+    assert interleaved
+    assert "bob's secret" not in response.text
+    assert NOTE_ID not in response.text
+
+
+@pytest.mark.parametrize("change", ["update", "delete"])
+def test_what_a_reader_may_still_read_stays_listed_when_written_meanwhile(
+    app, alice, carol, note, monkeypatch, change
+):
+    from cliquet.resource.model import Model
+
+    original = Model.get_records
+    interleaved = []
+
+    def get_records(self, *args, **kwargs):
+        if self.auth == carol["Authorization"] and not interleaved:
+            interleaved.append(True)
+            if change == "update":
+                app.patch_json(URL, {"data": {"text": "new"}}, headers=alice, status=200)
+            else:
+                app.delete(URL, headers=alice, status=200)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Model, "get_records", get_records)
+    records = app.get("/v1/notes?_since=0", headers=carol).json["data"]
+    assert interleaved
+    assert [(r["id"], r.get("deleted", False)) for r in records] == [(NOTE_ID, change == "delete")]
