@@ -7,6 +7,7 @@ service, a third party's included, have the same shape.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cornice.renderer import CorniceRenderer
@@ -148,12 +149,24 @@ def _unexpected(context: Exception, request: Any) -> Any:
     )
 
 
-def _last_resort(environ: dict[str, Any], router: Any) -> Any:
-    """Pyramid's execution policy, with a JSON 500 when an exception view fails too.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
-    Anything escaping Pyramid would otherwise reach the WSGI server, which answers with its
-    own ``text/plain`` 500.
+
+def _execution_policy(environ: dict[str, Any], router: Any) -> Any:
+    """Pyramid's execution policy, refusing what no route should see, answering what fails.
+
+    A control character in the decoded path is refused (400) before routing: route patterns
+    end with ``$``, which matches before a final LF (``/v1/articles%0A`` would list
+    articles), and a redirect would carry it into a header. An exception that escapes
+    the exception views too is a JSON 500, not the WSGI server's ``text/plain`` one.
     """
+    if _CONTROL_CHARACTERS.search(environ.get("PATH_INFO", "")):
+        return http_error(
+            httpexceptions.HTTPBadRequest(),
+            errno=ERRORS.INVALID_PARAMETERS,
+            message="The path contains a control character.",
+            details=[{"location": "path", "name": None, "description": "Control character."}],
+        )
     try:
         return default_execution_policy(environ, router)
     except Exception:
@@ -170,7 +183,7 @@ def _last_resort(environ: dict[str, Any], router: Any) -> Any:
 def includeme(config: Any) -> None:
     # Bodies are read by one strict reader, whose refusals are errors of this module's shape.
     config.include("cliquet.json_body")
-    config.set_execution_policy(_last_resort)
+    config.set_execution_policy(_execution_policy)
     config.add_notfound_view(_notfound)
     config.add_forbidden_view(_forbidden)
     config.add_exception_view(_http_exception, context=httpexceptions.HTTPException)
