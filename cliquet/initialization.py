@@ -17,6 +17,7 @@ from typing import Any
 from pyramid.events import NewRequest
 from pyramid.exceptions import ConfigurationError
 from pyramid.httpexceptions import (
+    HTTPBadRequest,
     HTTPGone,
     HTTPMethodNotAllowed,
     HTTPNotAcceptable,
@@ -65,6 +66,16 @@ _JSON_RANGES = {_JSON: 3, "application/*": 2, "*/*": 1}
 _BODY_TYPES = {
     "PATCH": frozenset((_JSON, "application/merge-patch+json", "application/json-patch+json")),
 }
+# JSON between systems is UTF-8 (RFC 8259): a body said to be in another charset would be
+# read as other text than its sender meant.
+_BODY_CHARSETS = frozenset(("utf-8", "utf8"))
+
+# What a Host header may be when it names the service (RFC 9112 section 3.2): a name (with
+# the underscores of container networks and a root dot) or a bracketed IPv6 address, and an
+# optional port. Anything else (userinfo, a path, spaces) would reach absolute URLs.
+_REQUEST_HOST = re.compile(
+    r"(?:[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_.])?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?", re.IGNORECASE
+)
 
 # Private answers must not be stored by browsers or proxies, and a cache that stores one
 # must key it by the credentials and the origin that obtained it.
@@ -177,9 +188,12 @@ def setup_request_checks(config: Any) -> None:
     eos_url = settings["cliquet.eos_url"] or None
 
     max_body = settings["cliquet.max_request_body_bytes"]
+    public_host: str = settings["cliquet.http_host"]
 
     def check_request(event: NewRequest) -> None:
         request = event.request
+        if not public_host:
+            _check_host(request)
         if (request.content_length or 0) > max_body:
             raise http_error(
                 HTTPRequestEntityTooLarge(),
@@ -203,6 +217,20 @@ def setup_request_checks(config: Any) -> None:
             )
 
     config.add_subscriber(check_request, NewRequest)
+
+
+def _check_host(request: Any) -> None:
+    """400 for a ``Host`` that is not a host: absolute URLs are built on it."""
+    host = request.environ.get("HTTP_HOST")
+    if host is None or _REQUEST_HOST.fullmatch(host):
+        return
+    description = "Must be a host name or address, with an optional port."
+    raise http_error(
+        HTTPBadRequest(),
+        errno=ERRORS.INVALID_PARAMETERS,
+        message=f"Host in header: {description}",
+        details=[{"location": "header", "name": "Host", "description": description}],
+    )
 
 
 def _has_body(request: Any) -> bool:
@@ -240,8 +268,9 @@ def _check_media_types(request: Any) -> None:
     if request.method not in _WRITE_METHODS or not _has_body(request):
         return
     allowed = _BODY_TYPES.get(request.method, _JSON_BODIES)
-    if (request.content_type or "").lower() not in allowed:
-        expected = " or ".join(sorted(allowed))
+    charset = (request.charset or "utf-8").strip().lower()
+    if (request.content_type or "").lower() not in allowed or charset not in _BODY_CHARSETS:
+        expected = " or ".join(sorted(allowed)) + " (UTF-8)"
         raise http_error(
             HTTPUnsupportedMediaType(),
             errno=ERRORS.INVALID_PARAMETERS,

@@ -4,12 +4,21 @@
 A patch is a list of operations applied in order to a copy of the document; one that does not
 apply (a failed ``test``, a missing path...) fails the whole patch and the document is left
 as it was.
+
+A patch costs no more than the JSON it carries: the values its ``copy`` operations take
+(and its ``move`` operations, when they nest a value deeper) add up to at most as many JSON
+values as the document and the patch hold together (20 ``copy`` operations each doubling a
+value would otherwise build gigabytes), and no operation nests a value deeper than a request
+body may be (:data:`cliquet.json_body.MAX_DEPTH`). ``test`` compares JSON values: ``true``
+is not ``1``.
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from cliquet.json_body import MAX_DEPTH
 
 __all__ = ["JSONPatchError", "apply_json_patch"]
 
@@ -22,6 +31,64 @@ class JSONPatchError(ValueError):
     def __init__(self, message: str, *, index: int | None = None) -> None:
         super().__init__(message)
         self.index = index
+
+
+def _size(value: Any) -> tuple[int, int]:
+    """How many JSON values ``value`` holds (itself included), and how deeply it nests
+    arrays and objects (0 for a scalar)."""
+    count, deepest = 0, 0
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return count, deepest
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """Equality of JSON values (RFC 6902 section 4.6): booleans are not numbers."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict):
+        return (
+            isinstance(b, dict)
+            and a.keys() == b.keys()
+            and all(_json_equal(v, b[k]) for k, v in a.items())
+        )
+    if isinstance(a, list):
+        return (
+            isinstance(b, list)
+            and len(a) == len(b)
+            and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+        )
+    if isinstance(a, int | float):
+        return isinstance(b, int | float) and a == b
+    return type(a) is type(b) and a == b
+
+
+class _Budget:
+    """What a patch may still copy or move (JSON values), and how deep it may nest."""
+
+    def __init__(self, allowance: int) -> None:
+        self.allowance = allowance
+
+    def place(self, path: list[str], value: Any, *, taken: bool) -> None:
+        count, depth = _size(value)
+        if taken:
+            self.allowance -= count
+            if self.allowance < 0:
+                raise ValueError(
+                    "the patch copies or moves more than the document and the patch hold"
+                )
+        if len(path) + depth > MAX_DEPTH:
+            raise ValueError(f"the value would be nested deeper than {MAX_DEPTH} levels")
 
 
 def _tokens(pointer: Any) -> list[str]:
@@ -96,30 +163,32 @@ def _member(operation: dict[str, Any], name: str) -> Any:
     return value
 
 
-def _apply(document: Any, operation: dict[str, Any]) -> Any:
+def _apply(document: Any, operation: dict[str, Any], budget: _Budget) -> Any:
     op = operation.get("op")
     path = _tokens(_member(operation, "path"))
-    if op == "add":
-        return _add(document, path, copy.deepcopy(_member(operation, "value")))
+    if op in ("add", "replace"):
+        value = _member(operation, "value")
+        budget.place(path, value, taken=False)
+        if op == "replace":
+            _get(document, path)
+            document = _remove(document, path) if path else document
+        return _add(document, path, copy.deepcopy(value))
     if op == "remove":
         return _remove(document, path)
-    if op == "replace":
-        _get(document, path)
-        return _add(
-            _remove(document, path) if path else document,
-            path,
-            copy.deepcopy(_member(operation, "value")),
-        )
     if op in ("move", "copy"):
         source = _tokens(_member(operation, "from"))
-        value = copy.deepcopy(_get(document, source))
-        if op == "move":
-            if path[: len(source)] == source and path != source:
-                raise ValueError("a value cannot be moved into itself")
-            document = _remove(document, source)
-        return _add(document, path, value)
+        value = _get(document, source)
+        if op == "copy":
+            budget.place(path, value, taken=True)
+            return _add(document, path, copy.deepcopy(value))
+        if len(path) > len(source):
+            # Only a value moved deeper can nest too deep; measuring it is paid for.
+            budget.place(path, value, taken=True)
+        if path[: len(source)] == source and path != source:
+            raise ValueError("a value cannot be moved into itself")
+        return _add(_remove(document, source), path, value)
     if op == "test":
-        if _get(document, path) != _member(operation, "value"):
+        if not _json_equal(_get(document, path), _member(operation, "value")):
             raise ValueError(f"{operation['path']!r} does not hold the tested value")
         return document
     raise ValueError(f"unknown operation {op!r}")
@@ -136,11 +205,12 @@ def apply_json_patch(document: Any, operations: Any) -> Any:
     if not isinstance(operations, list):
         raise JSONPatchError("A JSON Patch is a list of operations.")
     result = copy.deepcopy(document)
+    budget = _Budget(_size(document)[0] + _size(operations)[0])
     for index, operation in enumerate(operations):
         if not isinstance(operation, dict):
             raise JSONPatchError("An operation is an object.", index=index)
         try:
-            result = _apply(result, operation)
+            result = _apply(result, operation, budget)
         except ValueError as e:
             raise JSONPatchError(str(e), index=index) from None
     return result
