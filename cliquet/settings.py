@@ -190,14 +190,20 @@ def _as_http_scheme(value: Any) -> str:
     return text
 
 
-# A host name or a bracketed IPv6 address, then an optional port: no scheme, no path.
-_HTTP_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
+# Dot-separated labels (no empty one), or a bracketed IPv6 address; then an optional port.
+_HTTP_HOST = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+)
 
 
 def _as_http_host(value: Any) -> str:
     text = _as_str(value).strip().lower()
-    if text and not _HTTP_HOST.fullmatch(text):
-        raise ValueError("host or host:port (no scheme, no path), or nothing")
+    if not text:
+        return text
+    match = _HTTP_HOST.fullmatch(text)
+    if not match or (match["port"] is not None and not 1 <= int(match["port"]) <= 65535):
+        raise ValueError("host or host:port (port 1-65535; no scheme, no path), or nothing")
     return text
 
 

@@ -445,9 +445,17 @@ class UserResource:
             raise_invalid(
                 location="body", name="permissions", description="Not a shareable resource."
             )
-        if isinstance(permissions, dict):
-            # Permissions the patch removed are emptied, not kept.
-            permissions = {name: [] for name in document.get("permissions") or {}} | permissions
+        if permissions is None:
+            permissions = {}  # removed as a whole: each of them is emptied
+        if not isinstance(permissions, dict):
+            raise_invalid(
+                location="body",
+                name="permissions",
+                description="Must stay a JSON object.",
+                errno=ERRORS.INVALID_POSTED_DATA,
+            )
+        # Permissions the patch removed are emptied, not kept.
+        permissions = {name: [] for name in document.get("permissions") or {}} | permissions
         return {"data": data, "permissions": self._validate_permissions(permissions)}
 
     def _validate_permissions(self, permissions: Any) -> dict[str, list[str]]:

@@ -325,6 +325,10 @@ def test_without_settings_the_request_origin_is_used(app):
         {"cliquet.http_host": "https://api.example.com"},
         {"cliquet.http_host": "api.example.com/v1"},
         {"cliquet.http_host": "api.example.com:port"},
+        {"cliquet.http_host": "api.example.com:0"},
+        {"cliquet.http_host": "api.example.com:99999"},
+        {"cliquet.http_host": "api..example.com"},
+        {"cliquet.http_host": ".example.com"},
     ],
 )
 def test_invalid_public_origin_stops_start_up(make_resource_app, settings):

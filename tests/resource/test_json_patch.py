@@ -168,3 +168,17 @@ def test_json_patch_cannot_give_permissions_to_a_private_record(app, alice, arti
     operations = [{"op": "add", "path": "/permissions", "value": {"read": ["x"]}}]
     response = _patch(app, url, operations, alice, expect_errors=True)
     assert response.status_code == 400
+
+
+def test_json_patch_removing_the_permissions_empties_them_but_the_writer_keeps_write(
+    app, alice, bob
+):
+    bob_id = app.get("/v1/", headers=bob).json["user"]["id"]
+    alice_id = app.get("/v1/", headers=alice).json["user"]["id"]
+    body = {"data": {"text": "n"}, "permissions": {"read": [bob_id]}}
+    note = app.post_json("/v1/notes", body, headers=alice).json
+    url = f"/v1/notes/{note['data']['id']}"
+    response = _patch(app, url, [{"op": "remove", "path": "/permissions"}], alice, status=200)
+    assert response.json["permissions"].get("read", []) == []
+    assert response.json["permissions"]["write"] == [alice_id]
+    assert app.get(url, headers=bob, expect_errors=True).status_code == 403
