@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from cliquet.errors import raise_invalid
 from cliquet.json_body import InvalidJSON, text_problem
@@ -27,6 +28,7 @@ __all__ = [
     "Query",
     "Limits",
     "request_params",
+    "undecodable_parameter",
     "parse_query",
     "build_pagination_rules",
     "encode_token",
@@ -80,13 +82,26 @@ class Limits:
         )
 
 
+def undecodable_parameter(query_string: str) -> str | None:
+    """The first parameter whose value is not UTF-8 once percent-decoded (None: its name)."""
+    pairs = parse_qsl(query_string, keep_blank_values=True, errors="surrogateescape")
+    for name, value in pairs:
+        if text_problem(name):
+            return None
+        if text_problem(value):
+            return name
+    return None
+
+
 def request_params(request: Any) -> Mapping[str, str]:
-    """``request.GET``; 400 errno 107 when it does not percent-decode to UTF-8."""
+    """``request.GET``; 400 errno 107 naming the parameter that is not UTF-8."""
     try:
         return request.GET  # type: ignore[no-any-return]
     except UnicodeDecodeError:
         raise_invalid(
-            location="querystring", description="Not valid UTF-8 once percent-decoded."
+            location="querystring",
+            name=undecodable_parameter(request.query_string),
+            description="Not valid UTF-8 once percent-decoded.",
         )
 
 

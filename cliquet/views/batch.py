@@ -84,9 +84,11 @@ def _parse(request: Any) -> list[dict[str, Any]]:
                 name=f"requests.{i}.path",
                 description="Not valid UTF-8 once percent-decoded.",
             )
-        if any(c < " " or c == "\x7f" for c in path):
+        if any(c <= " " or c > "~" for c in path):
             raise_invalid(
-                location="body", name=f"requests.{i}.path", description="Control character."
+                location="body",
+                name=f"requests.{i}.path",
+                description="Printable ASCII only, as in a request line: percent-encode.",
             )
         for name, value in headers.items():
             text = str(value)

@@ -114,6 +114,9 @@ def _http_exception(context: httpexceptions.HTTPException, request: Any) -> Any:
 
 def _not_utf8(context: UnicodeDecodeError, request: Any) -> Any:
     """A URL that does not percent-decode to UTF-8 is the client's error, not ours."""
+    from cliquet.resource.querystring import undecodable_parameter
+
+    name = None
     if isinstance(context, URLDecodeError):
         location = "path"
     else:
@@ -121,13 +124,15 @@ def _not_utf8(context: UnicodeDecodeError, request: Any) -> Any:
             _ = request.GET
         except UnicodeDecodeError:
             location = "querystring"
+            name = undecodable_parameter(request.query_string)
         else:
             return _unexpected(context, request)  # not the client's bytes: a bug of ours
+    description = "Not valid UTF-8 once percent-decoded."
     return http_error(
         httpexceptions.HTTPBadRequest(),
         errno=ERRORS.INVALID_PARAMETERS,
-        message=f"The {location} is not valid UTF-8 once percent-decoded.",
-        details=[{"location": location, "name": None, "description": "Not valid UTF-8."}],
+        message=f"{name or 'The ' + location} in {location}: {description}",
+        details=[{"location": location, "name": name, "description": description}],
     )
 
 
