@@ -27,6 +27,7 @@ import socket
 import sys
 import time
 import traceback
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -398,13 +399,26 @@ def _errno(response: Response) -> int | None:
     return None
 
 
+def _raw_path_qs(request: Request) -> str:
+    """The path and querystring as the client sent them, percent-encoded.
+
+    ``request.path_qs`` decodes the path as UTF-8, which fails on ``/%FF``: such requests
+    must be logged too (they are a client's probing), unambiguously.
+    """
+    environ = request.environ
+    raw = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
+    path = urllib.parse.quote(raw, safe="/:@!$&'()*+,;=-._~")
+    query = environ.get("QUERY_STRING")
+    return f"{path}?{query}" if query else path
+
+
 def _log_summary(request: Request, response: Response | None, code: int, start: float) -> None:
     logger = getattr(request.registry, "logger", None)
     if logger is None:
         return
     summary: dict[str, Any] = {
         "method": request.method,
-        "path": request.path_qs,
+        "path": _raw_path_qs(request),
         "code": code,
         "t": round((time.perf_counter() - start) * 1000),
         "agent": request.headers.get("User-Agent"),

@@ -468,6 +468,14 @@ def test_summary_logged_when_exception_escapes(make_app, cliquet_logs):
     assert line.startswith("GET   /crash 500 (")
 
 
+def test_summary_of_a_path_that_is_not_utf8_keeps_it_percent_encoded(cliquet_logs):
+    from cliquet.testing.web import build_app
+
+    build_app().get("/v1/%FF?q=%FF", status=400)
+    (line,) = [line for line in cliquet_logs() if "request.summary" in line]
+    assert line.startswith("GET   /v1/%FF?q=%FF 400 (")
+
+
 def test_summary_survives_failing_authentication(make_app, cliquet_logs):
     make_app().get("/ok", headers={"X-User": "boom"})
     (line,) = cliquet_logs()

@@ -26,11 +26,11 @@ ANSWER_WITHIN_SECONDS = 3.0
 SERVE = textwrap.dedent(
     """
     import json, sys
-    import waitress
+    from cliquet.server import serve
     from cliquet.testing.web import build_app
 
     options = json.loads(sys.argv[2])
-    waitress.serve(build_app().app, host="127.0.0.1", port=int(sys.argv[1]), **options)
+    serve(build_app().app, host="127.0.0.1", port=int(sys.argv[1]), **options)
     """
 )
 
@@ -40,7 +40,8 @@ def server_options(ini: Path) -> dict[str, str]:
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(ini)
     section = {k: v for k, v in parser["server:main"].items() if k not in parser.defaults()}
-    assert section.pop("use") == "egg:waitress#main"
+    # cliquet's waitress runner: waitress's own answers are JSON errors too.
+    assert section.pop("use") == "call:cliquet.server:main"
     for name in ("host", "port", "get port", "listen"):
         section.pop(name, None)
     return section
@@ -138,3 +139,16 @@ def test_slow_clients_do_not_keep_the_lbheartbeat_from_answering(served):
     finally:
         for client in clients:
             client.close()
+
+
+def test_the_servers_own_answers_are_json_errors(served):
+    with socket.create_connection(("127.0.0.1", served), timeout=5) as client:
+        # Refused by waitress itself, before the application sees it.
+        client.sendall(b"GET /v1/ HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n")
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body)["code"] == 400

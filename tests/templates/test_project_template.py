@@ -126,7 +126,7 @@ def test_production_ini_takes_secrets_from_the_environment(cookies, production_c
 
 def test_development_ini_bounds_what_clients_may_hold(cookies):
     server = read_ini(bake(cookies) / "development.ini")["server:main"]
-    assert server["use"] == "egg:waitress#main"
+    assert server["use"] == "call:cliquet.server:main"
     assert int(server["connection_limit"]) >= 200
     assert server["asyncore_use_poll"] == "true"
     assert int(server["channel_timeout"]) <= 60
