@@ -9,6 +9,7 @@ table (``cliquet_<component>_version``). Backends' ``initialize_schema()`` calls
 
 from __future__ import annotations
 
+import functools
 import pathlib
 import zlib
 from collections.abc import Iterator
@@ -41,8 +42,13 @@ def _config(component: str) -> Config:
     return config
 
 
+@functools.cache
 def head_revision(component: str) -> str | None:
-    """The newest revision of ``component``'s schema."""
+    """The newest revision of ``component``'s schema.
+
+    Read once per process: the revisions ship with the package, and loading them (every
+    revision file) would otherwise cost each start-up that finds its database up to date.
+    """
     return ScriptDirectory.from_config(_config(component)).get_current_head()
 
 
@@ -70,7 +76,6 @@ def migrate(engine: Engine, component: str, *, dry_run: bool = False) -> str:
     :param dry_run: only tell what would be done.
     :returns: one line telling what was (or would be) done.
     """
-    config = _config(component)
     head = head_revision(component)
     with engine.connect() as connection, _write_transaction(connection):
         if connection.dialect.name == "postgresql":
@@ -87,6 +92,7 @@ def migrate(engine: Engine, component: str, *, dry_run: bool = False) -> str:
         start = before or "empty"
         if dry_run:
             return f"{component}: would upgrade {start} -> {head}"
+        config = _config(component)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return f"{component}: upgraded {start} -> {head}"

@@ -10,6 +10,30 @@ pytest_plugins = ["tests.servers"]
 SEED_PACKAGES = os.path.join(os.path.dirname(__file__), "seed_packages")
 
 
+_SHARED_SCOPES = {"class", "module", "package"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Keep the tests sharing a module- (class-, package-) scoped fixture on one xdist worker.
+
+    The suite runs with ``-n auto --dist loadgroup`` (pyproject.toml): without a group, the
+    tests of such a module would be spread over the workers, each building the fixture
+    (a virtualenv, a baked template, a served process) again. Before xdist's own hook
+    (``tryfirst``), which reads the groups.
+    """
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or item.get_closest_marker("xdist_group") is not None:
+            continue
+        if any(
+            fixturedef.scope in _SHARED_SCOPES
+            for fixturedefs in info.name2fixturedefs.values()
+            for fixturedef in fixturedefs
+        ):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 @pytest.fixture
 def seed_packages(monkeypatch):
     """Put the seed's example packages on the path (and forget them afterwards)."""

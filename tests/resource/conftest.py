@@ -1,10 +1,19 @@
 """The resource test service, parametrized over storage backends.
 
 Each backend of ``STORAGE_BACKENDS`` runs the whole resource protocol suite.
+
+The SQL schemas are built once per session (per xdist worker), not per test: SQLite tests
+each get a copy of a file migrated once, PostgreSQL tests share the session's database,
+emptied after each test. Apps still start with ``cliquet.migrate_on_startup``, which then
+finds the schema up to date.
 """
+
+import shutil
 
 import pytest
 
+from cliquet.migration import migrate
+from cliquet.sql import create_engine_from_url
 from cliquet.testing.web import basic_auth, build_app
 
 STORAGE_BACKENDS = ["memory", "sqlite", "postgresql"]
@@ -22,6 +31,20 @@ def _sql_settings(url):
     }
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A SQLite file holding the storage and permission schemas, migrated once."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "resources.db"
+    engine = create_engine_from_url(f"sqlite:///{path}")
+    try:
+        for component in ("storage", "permission"):
+            migrate(engine, component)
+    finally:
+        # The last connection closed checkpoints the WAL into the file, which is then whole.
+        engine.dispose()
+    return path
+
+
 @pytest.fixture(
     params=[
         pytest.param(name, marks=[pytest.mark.postgresql] if name == "postgresql" else [])
@@ -32,7 +55,9 @@ def backend_settings(request, tmp_path):
     if request.param == "memory":
         return {}
     if request.param == "sqlite":
-        return _sql_settings(f"sqlite:///{tmp_path / 'resources.db'}")
+        path = tmp_path / "resources.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return _sql_settings(f"sqlite:///{path}")
     return _sql_settings(request.getfixturevalue("postgresql_url"))
 
 
