@@ -3,6 +3,8 @@ import sys
 
 import pytest
 
+from cliquet.migration import migrate
+from cliquet.sql import create_engine_from_url
 from cliquet.testing.web import basic_auth, build_app
 
 pytest_plugins = ["tests.servers"]
@@ -32,6 +34,24 @@ def pytest_collection_modifyitems(config, items):
             for fixturedef in fixturedefs
         ):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A SQLite file holding the storage and permission schemas, migrated once per session.
+
+    Tests copy it rather than migrate a new file each (see ``tests/resource/conftest.py``).
+    Here, not there, since other directories import that conftest's fixtures by name.
+    """
+    path = tmp_path_factory.mktemp("sqlite-template") / "resources.db"
+    engine = create_engine_from_url(f"sqlite:///{path}")
+    try:
+        for component in ("storage", "permission"):
+            migrate(engine, component)
+    finally:
+        # The last connection closed checkpoints the WAL into the file, which is then whole.
+        engine.dispose()
+    return path
 
 
 @pytest.fixture

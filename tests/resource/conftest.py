@@ -3,17 +3,15 @@
 Each backend of ``STORAGE_BACKENDS`` runs the whole resource protocol suite.
 
 The SQL schemas are built once per session (per xdist worker), not per test: SQLite tests
-each get a copy of a file migrated once, PostgreSQL tests share the session's database,
-emptied after each test. Apps still start with ``cliquet.migrate_on_startup``, which then
-finds the schema up to date.
+each get a copy of a file migrated once (``sqlite_template``, in ``tests/conftest.py``),
+PostgreSQL tests share the session's database, emptied after each test. Apps still start
+with ``cliquet.migrate_on_startup``, which then finds the schema up to date.
 """
 
 import shutil
 
 import pytest
 
-from cliquet.migration import migrate
-from cliquet.sql import create_engine_from_url
 from cliquet.testing.web import basic_auth, build_app
 
 STORAGE_BACKENDS = ["memory", "sqlite", "postgresql"]
@@ -29,20 +27,6 @@ def _sql_settings(url):
         "cliquet.permission_pool_size": "2",
         "cliquet.migrate_on_startup": "true",
     }
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory):
-    """A SQLite file holding the storage and permission schemas, migrated once."""
-    path = tmp_path_factory.mktemp("sqlite-template") / "resources.db"
-    engine = create_engine_from_url(f"sqlite:///{path}")
-    try:
-        for component in ("storage", "permission"):
-            migrate(engine, component)
-    finally:
-        # The last connection closed checkpoints the WAL into the file, which is then whole.
-        engine.dispose()
-    return path
 
 
 @pytest.fixture(
