@@ -22,7 +22,10 @@ INDEXING = {"cliquet.indexing_backend": "cliquet_indexing.elasticsearch"}
 
 def search(app, collection_id, query=None, **kwargs):
     body = json.dumps(query).encode() if query is not None else b""
-    return app.post(f"/v1/search/{collection_id}/", body, **kwargs)
+    # A body that is not declared JSON is refused (415): a browser form cannot search.
+    return app.post(
+        f"/v1/search/{collection_id}/", body, content_type="application/json", **kwargs
+    )
 
 
 def hits(response):
@@ -105,7 +108,9 @@ def test_search_returns_the_indexers_results(indexed_app):
 
 
 def test_indexer_failure_is_a_cliquet_error(indexed_app):
-    response = indexed_app.post("/v1/search/bookmark/", b"{not json", status=500)
+    response = indexed_app.post(
+        "/v1/search/bookmark/", b"{not json", content_type="application/json", status=500
+    )
     assert response.content_type == "application/json"
     assert response.json["errno"] == 999
 
