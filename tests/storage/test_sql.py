@@ -626,7 +626,8 @@ def test_deleting_any_number_of_records_makes_few_compiled_statements(sql_url: s
         storage.create(CID, PID, {})
         storage.delete_all(CID, PID)
         before = _compiled_statements(storage)
-        for count in range(1, 70):
+        # Every count up to 9, then each side of the powers of two up to 65.
+        for count in [*range(1, 10), 15, 16, 17, 31, 32, 33, 63, 64, 65]:
             for _ in range(count):
                 storage.create(CID, PID, {})
             assert len(storage.delete_all(CID, PID)) == count
@@ -644,9 +645,10 @@ def test_listings_of_many_shapes_keep_a_bounded_number_of_statements(sql_url: st
     try:
         storage.get_all(CID, PID)
         before = _compiled_statements(storage)
-        for shape in range(200):
-            # Each bit picks a number or a string: 200 shapes of 7 filters, then of 20.
-            for count in (7, 20):
+        # Each bit picks a number or a string: 120 shapes of 7 filters (cached, more than the
+        # LRU holds), and 30 of 20 filters (too large to be cached).
+        for count, shapes in ((7, 120), (20, 30)):
+            for shape in range(shapes):
                 filters = [
                     Filter(f"f{bit}", 1 if shape >> bit & 1 else "a", COMPARISON.EQ)
                     for bit in range(count)
