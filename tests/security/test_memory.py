@@ -10,7 +10,6 @@ import gc
 import tracemalloc
 
 from cliquet.testing.web import basic_auth
-from tests.resource.conftest import sqlite_template  # noqa: F401  (see tests/security/conftest)
 
 WARM_UP = 100
 MEASURED = 50
