@@ -9,9 +9,7 @@ from tests.security.fuzz import Generator, run
 
 @pytest.mark.filterwarnings("ignore::webtest.lint.WSGIWarning")
 @pytest.mark.parametrize("seed", [1, 2])
-def test_fuzzed_requests_get_no_5xx_and_only_json(app, backend_settings, seed, caplog):
-    if "postgresql" in backend_settings.get("cliquet.storage_url", ""):
-        pytest.skip("memory and SQLite only; run benchmarks/fuzz.py --backend postgresql")
+def test_fuzzed_requests_get_no_5xx_and_only_json(app, seed, caplog):
     caplog.set_level(logging.CRITICAL)
     report = run(app, Generator(seed), requests=150)
     assert not report.failed, report.summary("this", seed)
