@@ -308,12 +308,17 @@ class UserResource:
         )
 
     def _query(self) -> querystring.Query:
+        """The querystring in storage terms, parsed once per request (lists and their
+        visibility filters both ask for it)."""
+        parsed: querystring.Query | None = getattr(self, "_parsed_query", None)
+        if parsed is not None:
+            return parsed
         settings = self.request.registry.settings
         max_fetch = settings["cliquet.storage_max_fetch_size"]
         paginate_by = settings["cliquet.paginate_by"]
         params = querystring.request_params(self.request)
         try:
-            return querystring.parse_query(
+            parsed = querystring.parse_query(
                 params,
                 known_field=self._schema.known_field,
                 max_limit=min(paginate_by or max_fetch, max_fetch),
@@ -322,6 +327,8 @@ class UserResource:
         except ValueError as e:  # a Filter the storage layer refuses
             raise_invalid(location="querystring", description=str(e))
             raise
+        self._parsed_query = parsed
+        return parsed
 
     def _query_fields(self) -> list[str] | None:
         raw = querystring.request_params(self.request).get("_fields")
