@@ -662,7 +662,11 @@ class ShareableResource(UserResource):
     }
 
     def get_parent_id(self, request: Any) -> str:
-        return ""
+        """One collection per path: ``""`` for ``/notes``, the collection's URI when its path
+        has placeholders (``/buckets/blog/collections/tasks/records``), so that records of
+        ``/buckets/a/...`` and ``/buckets/b/...`` stay apart."""
+        matchdict = {k: v for k, v in (request.matchdict or {}).items() if k != "id"}
+        return self.info.collection_uri(matchdict) if matchdict else ""
 
     def _object_uri(self, record_id: str) -> str:
         return self.info.object_uri(dict(self.request.matchdict or {}), record_id)

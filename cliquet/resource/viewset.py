@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import venusian
+from pyramid.exceptions import ConfigurationError
 
 from cliquet.authorization import DYNAMIC, RouteFactory
 
@@ -36,6 +37,11 @@ class ResourceInfo:
         return self.collection_path.format(**matchdict)
 
 
+def _route_pattern(path: str, name: str) -> str:
+    # Braces doubled as in a format string (``{{id}}``, the old spelling) are still accepted.
+    return path.replace("{resource_name}", name).replace("{{", "{").replace("}}", "}")
+
+
 def register_resource(
     config: Any,
     resource_cls: Any,
@@ -48,16 +54,19 @@ def register_resource(
 ) -> ResourceInfo:
     """Add the collection and record services of ``resource_cls`` to the configuration.
 
-    Paths are format strings filled with ``resource_name`` (``/{resource_name}s`` and
-    ``/{resource_name}s/{{id}}`` by default). The collection-wide principals of each action
+    Paths are route patterns in which ``{resource_name}`` is replaced by the name
+    (``/{resource_name}s`` and ``/{resource_name}s/{id}`` by default); other placeholders are
+    the route's (``/buckets/{bucket_id}/records/{id}``), and the record path must end in ``{id}``. The collection-wide principals of each action
     come from the settings ``cliquet.<name>_<action>_principals``.
     """
     from cliquet.resource import ShareableResource
     from cliquet.views import make_service
 
     name = name or resource_cls.__name__.lower()
-    collection_path = (collection_path or "/{resource_name}s").format(resource_name=name)
-    record_path = (record_path or "/{resource_name}s/{{id}}").format(resource_name=name)
+    collection_path = _route_pattern(collection_path or "/{resource_name}s", name)
+    record_path = _route_pattern(record_path or "/{resource_name}s/{id}", name)
+    if not record_path.endswith("{id}"):
+        raise ConfigurationError(f"record_path of resource {name!r} must end in {{id}}")
     shareable = issubclass(resource_cls, ShareableResource)
     settings = config.get_settings()
     defaults = resource_cls.default_principals
