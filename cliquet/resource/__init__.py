@@ -93,6 +93,12 @@ def _http_date(timestamp_ms: int) -> str:
     return email.utils.formatdate(timestamp_ms / 1000.0, usegmt=True)
 
 
+def _collection_uri(info: ResourceInfo, request: Any) -> str:
+    """The collection's URI when its path has placeholders of its own, else ``""``."""
+    matchdict = {k: v for k, v in (request.matchdict or {}).items() if k != "id"}
+    return info.collection_uri(matchdict) if matchdict else ""
+
+
 class UserResource:
     """Records private to the user who wrote them (``parent_id`` is the user id).
 
@@ -127,8 +133,11 @@ class UserResource:
         )
 
     def get_parent_id(self, request: Any) -> str:
-        """Whose records these are: the user's (anonymous ones share ``system.Everyone``)."""
-        return request.authenticated_userid or "system.Everyone"
+        """Whose records these are: the user's (anonymous ones share ``system.Everyone``), and,
+        when the path has placeholders, the user's in this collection (``<user>:<uri>``)."""
+        user = request.authenticated_userid or "system.Everyone"
+        uri = _collection_uri(self.info, request)
+        return f"{user}:{uri}" if uri else user
 
     # Hooks -------------------------------------------------------------------------------
 
@@ -665,8 +674,7 @@ class ShareableResource(UserResource):
         """One collection per path: ``""`` for ``/notes``, the collection's URI when its path
         has placeholders (``/buckets/blog/collections/tasks/records``), so that records of
         ``/buckets/a/...`` and ``/buckets/b/...`` stay apart."""
-        matchdict = {k: v for k, v in (request.matchdict or {}).items() if k != "id"}
-        return self.info.collection_uri(matchdict) if matchdict else ""
+        return _collection_uri(self.info, request)
 
     def _object_uri(self, record_id: str) -> str:
         return self.info.object_uri(dict(self.request.matchdict or {}), record_id)

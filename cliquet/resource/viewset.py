@@ -56,8 +56,9 @@ def register_resource(
 
     Paths are route patterns in which ``{resource_name}`` is replaced by the name
     (``/{resource_name}s`` and ``/{resource_name}s/{id}`` by default); other placeholders are
-    the route's (``/buckets/{bucket_id}/records/{id}``), and the record path must end in ``{id}``. The collection-wide principals of each action
-    come from the settings ``cliquet.<name>_<action>_principals``.
+    the route's (``/buckets/{bucket_id}/records/{id}``), and the record path must end in ``{id}``.
+    The collection-wide principals of each action come from the settings
+    ``cliquet.<name>_<action>_principals``.
     """
     from cliquet.resource import ShareableResource
     from cliquet.views import make_service
