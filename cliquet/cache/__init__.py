@@ -95,25 +95,27 @@ class CacheBase(abc.ABC):
         """
 
     @abc.abstractmethod
-    def expire(self, key: str, ttl: int) -> None:
+    def expire(self, key: str, ttl: float) -> None:
         """Make an existing ``key`` expire ``ttl`` seconds from now.
 
         Does nothing when the key does not exist. A ``ttl`` of zero or less
         expires the key at once.
 
         :param key: the key.
-        :param ttl: seconds from now.
+        :param ttl: seconds from now; fractions of a second are kept (to the
+            millisecond at least), so ``0.5`` is half a second, never zero.
         :raises CacheError: the backend failed.
         """
 
     @abc.abstractmethod
-    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         """Store ``value`` under ``key``, replacing any previous value and expiry.
 
         :param key: the key.
         :param value: any JSON-serializable value.
-        :param ttl: seconds before the key expires; ``None`` means never (and
-            clears an expiry the key had before).
+        :param ttl: seconds before the key expires, fractions kept as in
+            :meth:`expire`; zero or less: expired at once; ``None`` means never
+            (and clears an expiry the key had before).
         :raises TypeError: ``value`` is not JSON-serializable.
         :raises CacheError: the backend failed.
         """

@@ -70,14 +70,14 @@ class Cache(CacheBase):
                 return -1
             return math.ceil(self._deadlines[full_key] - now)
 
-    def expire(self, key: str, ttl: int) -> None:
+    def expire(self, key: str, ttl: float) -> None:
         full_key = self.prefix + key
         with self._lock:
             now = time.monotonic()
             if self._alive(full_key, now):
                 self._deadlines[full_key] = now + ttl
 
-    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         # Serialize outside the lock: it is the slow part and raises TypeError
         # for non-JSON values before anything is changed.
         serialized = json.dumps(value)

@@ -23,6 +23,18 @@ __all__ = ["Cache", "load_from_config"]
 _BATCH = 500
 
 
+def _milliseconds(ttl: float) -> int:
+    """A ttl in seconds as Redis's milliseconds (PX, PEXPIRE): 0 when not positive.
+
+    Not ``EX``/``EXPIRE``: they take whole seconds, and refuse a ttl of 0.5 or drop it to
+    0. A positive ttl below a millisecond becomes one, not 0, which would expire the key at
+    once or be refused.
+    """
+    if ttl <= 0:
+        return 0
+    return max(1, round(ttl * 1000))
+
+
 class Cache(CacheBase):
     """Cache on a Redis client (see :func:`cliquet.redis_client.create_client`)."""
 
@@ -59,12 +71,12 @@ class Cache(CacheBase):
             return -1
         return math.ceil(milliseconds / 1000)
 
-    def expire(self, key: str, ttl: int) -> None:
+    def expire(self, key: str, ttl: float) -> None:
         with translate_errors(CacheError):
-            # Redis deletes the key at once when the ttl is zero or less.
-            self.client.expire(self.prefix + key, int(ttl))
+            # Redis deletes the key at once when the ttl is zero.
+            self.client.pexpire(self.prefix + key, _milliseconds(ttl))
 
-    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         # Serialize first: TypeError for non-JSON values, before anything is written.
         serialized = json.dumps(value)
         full_key = self.prefix + key
@@ -72,9 +84,9 @@ class Cache(CacheBase):
             if ttl is None:
                 self.client.set(full_key, serialized)
             elif ttl > 0:
-                self.client.set(full_key, serialized, ex=int(ttl))
+                self.client.set(full_key, serialized, px=_milliseconds(ttl))
             else:
-                # SET refuses EX 0; a value expiring at once is no value.
+                # SET refuses PX 0; a value expiring at once is no value.
                 self.client.delete(full_key)
 
     def get(self, key: str) -> Any:

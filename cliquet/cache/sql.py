@@ -82,7 +82,7 @@ class Cache(CacheBase):
             return -1
         return math.ceil(remaining)
 
-    def expire(self, key: str, ttl: int) -> None:
+    def expire(self, key: str, ttl: float) -> None:
         full_key = self.prefix + key
         with translate_errors(CacheError), self.engine.begin() as conn:
             if ttl <= 0:
@@ -98,7 +98,7 @@ class Cache(CacheBase):
                 .values(expires_at=now + float(ttl))
             )
 
-    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         # Serialize first: TypeError for non-JSON values, before anything is written.
         serialized = json.dumps(value)
         expires_at = None if ttl is None else epoch_now() + float(ttl)

@@ -21,7 +21,7 @@ yields a ready, empty instance built the way a service builds it::
             yield backend
             backend.flush()
 
-Two tests sleep just over a second to watch a key expire.
+Two tests sleep just over a second to watch a key expire, others a fraction of one.
 """
 
 from __future__ import annotations
@@ -163,6 +163,35 @@ class CacheTest:
         cache.expire("key", 1)
         time.sleep(1.1)
         assert cache.get("key") is None
+
+    def test_a_sub_second_ttl_is_kept_as_given(self, cache: CacheBase) -> None:
+        # Neither truncated to 0 (gone at once) nor rounded up to a second (still there).
+        cache.set("key", "value", ttl=0.75)
+        assert cache.get("key") == "value"
+        assert cache.ttl("key") == 1  # seconds left, rounded up
+        cache.set("longer", "value", ttl=2.5)
+        assert 2 <= cache.ttl("longer") <= 3
+        time.sleep(0.85)
+        assert cache.get("key") is None
+        assert cache.ttl("key") == -1
+        assert cache.get("longer") == "value"
+
+    def test_expire_accepts_a_sub_second_ttl(self, cache: CacheBase) -> None:
+        cache.set("key", "value")
+        cache.expire("key", 0.75)
+        assert cache.get("key") == "value"
+        assert cache.ttl("key") == 1
+        time.sleep(0.85)
+        assert cache.get("key") is None
+
+    def test_a_ttl_below_one_millisecond_expires_at_once_or_soon(self, cache: CacheBase) -> None:
+        # A ttl that rounds to 0 ms must neither raise nor keep the key for ever.
+        cache.set("key", "value", ttl=0.0004)
+        cache.set("other", "value")
+        cache.expire("other", 0.0004)
+        time.sleep(0.01)
+        assert cache.get("key") is None
+        assert cache.get("other") is None
 
     # flush, bulk calls, heartbeat
 

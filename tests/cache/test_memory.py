@@ -98,12 +98,12 @@ class DictCache(CacheBase):
         deadline = self._bucket.get(key, ("", None))[1]
         return -1 if deadline is None else math.ceil(deadline - time.time())
 
-    def expire(self, key: str, ttl: int) -> None:
+    def expire(self, key: str, ttl: float) -> None:
         self.get(key)
         if key in self._bucket:
             self._bucket[key] = (self._bucket[key][0], time.time() + ttl)
 
-    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         data = json.dumps(value)
         self._bucket[key] = (data, None if ttl is None else time.time() + ttl)
 
@@ -150,7 +150,7 @@ def test_heartbeat_is_false_when_the_probe_fails(backend_class: type[DictCache])
 
 def test_heartbeat_does_not_raise_on_unexpected_errors() -> None:
     class Exploding(DictCache):
-        def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+        def set(self, key: str, value: Any, ttl: float | None = None) -> None:
             raise RuntimeError("driver bug")
 
     assert Exploding().heartbeat() is False

@@ -57,6 +57,18 @@ def test_values_are_json_under_the_prefixed_key(
 
 
 @pytest.mark.redis
+def test_ttls_are_sent_in_milliseconds(
+    backend: redis_cache.Cache, raw: redis.Redis, redis_prefix: str
+) -> None:
+    backend.set("key", "value", ttl=0.5)
+    assert 0 < raw.pttl(f"{redis_prefix}key") <= 500
+    backend.expire("key", 1.25)
+    assert 500 < raw.pttl(f"{redis_prefix}key") <= 1250
+    backend.set("tiny", "value", ttl=0.0001)  # under a millisecond: one, not a refused 0
+    assert raw.pttl(f"{redis_prefix}tiny") in (-2, 0, 1)
+
+
+@pytest.mark.redis
 def test_flush_deletes_only_the_keys_under_the_prefix(
     redis_url: str, redis_prefix: str, raw: redis.Redis
 ) -> None:

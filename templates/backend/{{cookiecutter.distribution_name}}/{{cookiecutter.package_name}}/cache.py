@@ -102,6 +102,11 @@ class FakeClient:
             return [key for key in list(self._data) if key.startswith(prefix) and self._entry(key)]
 
 
+def _milliseconds(ttl: float) -> int:
+    """A positive ttl in seconds as whole milliseconds, at least one (``0.5`` is 500)."""
+    return max(1, round(ttl * 1000))
+
+
 @contextlib.contextmanager
 def _client_errors() -> Iterator[None]:
     """Turn the client's failures into :class:`CacheError`, the one type callers catch."""
@@ -135,20 +140,20 @@ class Cache(CacheBase):
             return -1
         return max(1, math.ceil(milliseconds / 1000))
 
-    def expire(self, key: str, ttl: int) -> None:
+    def expire(self, key: str, ttl: float) -> None:
         with _client_errors():
             if ttl <= 0:
                 self._client.delete(self.prefix + key)
             else:
-                self._client.pexpire(self.prefix + key, ttl * 1000)
+                self._client.pexpire(self.prefix + key, _milliseconds(ttl))
 
-    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         text = json.dumps(value)  # raises TypeError before anything is written
         with _client_errors():
             if ttl is not None and ttl <= 0:
                 self._client.delete(self.prefix + key)
             else:
-                px = None if ttl is None else ttl * 1000
+                px = None if ttl is None else _milliseconds(ttl)
                 self._client.set(self.prefix + key, text, px=px)
 
     def get(self, key: str) -> Any:
