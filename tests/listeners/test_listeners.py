@@ -150,48 +150,42 @@ def test_redis_listener_needs_a_url():
         cliquet.initialize(config, "1.0")
 
 
+def _redis_listener_config(**settings):
+    """A service's settings naming one Redis listener, "redis", with ``settings`` for it."""
+    prefix = "cliquet.event_listeners.redis."
+    return Configurator(
+        settings={
+            "cliquet.event_listeners": "redis",
+            f"{prefix}use": "cliquet.listeners.redis",
+            **{prefix + name: value for name, value in settings.items()},
+        }
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [("pool_size", "many"), ("pool_size", "0"), ("pool_timeout_seconds", "soon")],
 )
 def test_redis_listener_names_a_malformed_pool_setting(name, value):
-    key = f"cliquet.event_listeners.redis.{name}"
-    config = Configurator(
-        settings={
-            "cliquet.event_listeners": "redis",
-            "cliquet.event_listeners.redis.use": "cliquet.listeners.redis",
-            "cliquet.event_listeners.redis.url": "redis://127.0.0.1:6379/0",
-            key: value,
-        }
-    )
+    config = _redis_listener_config(url="redis://127.0.0.1:6379/0", **{name: value})
     with pytest.raises(ConfigurationError) as raised:
         cliquet.initialize(config, "1.0")
-    assert f"setting {key!r}" in str(raised.value)
+    assert f"setting 'cliquet.event_listeners.redis.{name}'" in str(raised.value)
     assert "url" not in str(raised.value)
 
 
 def test_redis_listener_reads_its_pool_settings():
     from cliquet.listeners import redis as redis_listener
 
-    config = Configurator(
-        settings={
-            "cliquet.event_listeners.q.url": "redis://127.0.0.1:1/0",
-            "cliquet.event_listeners.q.pool_size": "3",
-            "cliquet.event_listeners.q.pool_timeout_seconds": "4",
-        }
+    config = _redis_listener_config(
+        url="redis://127.0.0.1:1/0", pool_size="3", pool_timeout_seconds="4"
     )
-    listener = redis_listener.load_from_config(config, "cliquet.event_listeners.q.")
+    listener = redis_listener.load_from_config(config, "cliquet.event_listeners.redis.")
     pool = listener.client.connection_pool
     assert (pool.max_connections, pool.timeout) == (3, 4)
 
 
 def test_redis_listener_refuses_a_url_that_is_not_redis():
-    config = Configurator(
-        settings={
-            "cliquet.event_listeners": "redis",
-            "cliquet.event_listeners.redis.use": "cliquet.listeners.redis",
-            "cliquet.event_listeners.redis.url": "http://127.0.0.1:6379",
-        }
-    )
+    config = _redis_listener_config(url="http://127.0.0.1:6379")
     with pytest.raises(ConfigurationError, match="'cliquet.event_listeners.redis.url'"):
         cliquet.initialize(config, "1.0")
