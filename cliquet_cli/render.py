@@ -26,6 +26,8 @@ from typing import Any
 
 import click
 
+from cliquet_cli.distribution import requirement
+
 __all__ = [
     "available_kinds",
     "next_steps",
@@ -47,6 +49,8 @@ _BOOLEAN_WORDS = frozenset(
 )
 # Set to "no" in every template that has it: the command prints the next steps itself.
 _PRINT_NEXT_STEPS = "_print_next_steps"
+# Set to the range that admits the installed cliquet-kit (cliquet_cli.distribution).
+_CLIQUET_REQUIREMENT = "_cliquet_requirement"
 
 
 def _templates_root() -> Path:
@@ -301,6 +305,8 @@ def _context(
     overrides[name_key] = name
     if _PRINT_NEXT_STEPS in variables:
         overrides[_PRINT_NEXT_STEPS] = "no"
+    if _CLIQUET_REQUIREMENT in variables:
+        overrides[_CLIQUET_REQUIREMENT] = requirement()
     try:
         return dict(
             generate_context(

@@ -96,6 +96,29 @@ class PermissionBase(abc.ABC):
         :raises PermissionBackendError: the backend failed.
         """
 
+    def remove_principal(self, principal: str) -> None:
+        """Take ``principal`` away from every user that has it (as cliquet 3 did).
+
+        For when a group is deleted: its members must not keep it, or a group created
+        later under the same id would inherit them. Only user principals change; the ACEs
+        granting ``principal`` stay (revoke them with :meth:`replace_object_permissions`
+        on the objects :meth:`get_accessible_objects` lists), and so do the principals of
+        a user whose id is ``principal``.
+
+        Not abstract, so that a backend written before it still loads; but the contract
+        has no call listing users, so there is no default to build on it: a backend that
+        does not override it raises :class:`NotImplementedError` here, and fails the
+        conformance suite's tests of it.
+
+        :param principal: the principal to remove, e.g. ``"group:editors"``.
+        :raises NotImplementedError: the backend does not implement it.
+        :raises PermissionBackendError: the backend failed.
+        """
+        raise NotImplementedError(
+            f"{type(self).__qualname__} does not implement remove_principal(principal); "
+            "the contract has no call listing users to build it on."
+        )
+
     @abc.abstractmethod
     def add_principal_to_ace(self, object_id: str, permission: str, principal: str) -> None:
         """Grant ``permission`` on ``object_id`` to ``principal``.

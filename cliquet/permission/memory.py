@@ -80,6 +80,11 @@ class Permission(PermissionBase):
             if not principals:
                 del self._user_principals[user_id]
 
+    def remove_principal(self, principal: str) -> None:
+        with self._lock:
+            for user_id in [u for u, held in self._user_principals.items() if principal in held]:
+                self.remove_user_principal(user_id, principal)
+
     def get_user_principals(self, user_id: str) -> set[str]:
         with self._lock:
             return set(self._user_principals.get(user_id, ()))

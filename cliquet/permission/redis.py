@@ -78,6 +78,17 @@ class Permission(PermissionBase):
             # Redis deletes a set when its last member goes.
             self.client.srem(self._user_key(user_id), principal)
 
+    def remove_principal(self, principal: str) -> None:
+        # One SREM per user set, a batch per round trip; Redis deletes a set emptied.
+        pattern = glob_escape(self._user_key("")) + "*"
+        with translate_errors(PermissionBackendError):
+            pipe = self.client.pipeline(transaction=False)
+            for n, user_key in enumerate(self.client.scan_iter(match=pattern, count=_BATCH), 1):
+                pipe.srem(user_key, principal)
+                if n % _BATCH == 0:
+                    pipe.execute()
+            pipe.execute()
+
     def get_user_principals(self, user_id: str) -> set[str]:
         with translate_errors(PermissionBackendError):
             return cast("set[str]", self.client.smembers(self._user_key(user_id)))

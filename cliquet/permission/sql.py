@@ -99,6 +99,12 @@ class Permission(PermissionBase):
         with translate_errors(PermissionBackendError), self.units.connect() as conn:
             conn.execute(statement)
 
+    def remove_principal(self, principal: str) -> None:
+        # A scan of the table (its key leads with user_id): rare, when a group goes.
+        statement = sa.delete(_user_principals).where(_user_principals.c.principal == principal)
+        with translate_errors(PermissionBackendError), self.units.connect() as conn:
+            conn.execute(statement)
+
     def get_user_principals(self, user_id: str) -> set[str]:
         query = sa.select(_user_principals.c.principal).where(
             _user_principals.c.user_id == user_id

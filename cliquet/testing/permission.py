@@ -81,6 +81,36 @@ class PermissionTest:
         permission.get_user_principals("alice").add("system.Everyone")
         assert permission.get_user_principals("alice") == {"group:editors"}
 
+    def test_remove_principal_takes_it_from_every_user(self, permission: PermissionBase) -> None:
+        permission.add_user_principal("alice", "group:editors")
+        permission.add_user_principal("alice", "group:admins")
+        permission.add_user_principal("bob", "group:editors")
+        permission.add_user_principal("carol", "group:editors2")
+        # A user whose id is the principal keeps its own principals.
+        permission.add_user_principal("group:editors", "group:staff")
+        permission.remove_principal("group:editors")
+        assert permission.get_user_principals("alice") == {"group:admins"}
+        assert permission.get_user_principals("bob") == set()
+        assert permission.get_user_principals("carol") == {"group:editors2"}
+        assert permission.get_user_principals("group:editors") == {"group:staff"}
+
+    def test_remove_principal_leaves_access_control_entries(
+        self, permission: PermissionBase
+    ) -> None:
+        permission.add_user_principal("alice", "group:editors")
+        permission.add_principal_to_ace(RECORD, "write", "group:editors")
+        permission.remove_principal("group:editors")
+        assert permission.get_object_permissions(RECORD) == {"write": {"group:editors"}}
+        assert not permission.check_permission(
+            RECORD, "write", permission.get_user_principals("alice")
+        )
+
+    def test_remove_principal_nobody_has_is_not_an_error(self, permission: PermissionBase) -> None:
+        permission.remove_principal("group:nobody")
+        permission.add_user_principal("alice", "group:admins")
+        permission.remove_principal("group:nobody")
+        assert permission.get_user_principals("alice") == {"group:admins"}
+
     # access control entries
 
     def test_object_without_ace_has_no_principals(self, permission: PermissionBase) -> None:
@@ -293,6 +323,15 @@ class TransactionalPermissionTest:
         assert permission.get_object_permissions("/a") == {"read": {"alice"}}
         assert permission.get_object_permissions("/b") == {}
         assert permission.get_user_principals("alice") == set()
+
+    def test_rollback_gives_back_a_removed_principal(self, permission: PermissionBase) -> None:
+        permission.add_user_principal("alice", "group:editors")
+        permission.add_user_principal("bob", "group:editors")
+        permission.begin()
+        permission.remove_principal("group:editors")
+        permission.rollback()
+        assert permission.get_user_principals("alice") == {"group:editors"}
+        assert permission.get_user_principals("bob") == {"group:editors"}
 
     def test_commit_keeps_the_writes(self, permission: PermissionBase) -> None:
         permission.begin()

@@ -94,3 +94,15 @@ def test_heartbeat_leaves_no_probe_behind() -> None:
     backend = memory.Permission()
     assert backend.heartbeat() is True
     assert backend._user_principals == {}
+
+
+def test_a_backend_without_remove_principal_loads_and_says_what_is_missing() -> None:
+    # A backend written before remove_principal joined the contract: the abstract methods only.
+    stubs = {
+        name: lambda self, *args, **kwargs: None for name in PermissionBase.__abstractmethods__
+    }
+    backend = type("RiakPermission", (PermissionBase,), stubs)()
+    with pytest.raises(
+        NotImplementedError, match="RiakPermission does not implement remove_princ"
+    ):
+        backend.remove_principal("group:editors")

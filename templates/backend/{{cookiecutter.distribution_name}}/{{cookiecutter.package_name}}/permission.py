@@ -6,7 +6,8 @@ Enable it in a service's ``.ini``::
     cliquet.permission_url = {{ cookiecutter.__slug }}://localhost:6379
 
 :class:`Permission` implements the abstract methods of
-:class:`cliquet.permission.PermissionBase`, with the same signatures and no docstrings of their
+:class:`cliquet.permission.PermissionBase` and ``remove_principal`` (which the contract cannot
+build from the others: it lists users), with the same signatures and no docstrings of their
 own: each inherits the contract's (``help(Permission.get_accessible_objects)`` shows it), so
 that the documentation cannot drift from the runtime. ``tests/test_permission.py`` checks both
 and runs cliquet's conformance suite.
@@ -140,6 +141,12 @@ class Permission(PermissionBase):
     def remove_user_principal(self, user_id: str, principal: str) -> None:
         with _client_errors():
             self._client.srem(USER + user_id, principal)
+
+    def remove_principal(self, principal: str) -> None:
+        # Not abstract, but the contract cannot build it: the backend lists its users.
+        with _client_errors():
+            for key in self._client.scan(USER):
+                self._client.srem(key, principal)
 
     def get_user_principals(self, user_id: str) -> set[str]:
         with _client_errors():
