@@ -165,7 +165,7 @@ def _add_version_redirection(config: Any, prefix: str) -> None:
 
 
 def main(global_config: Mapping[str, Any] | None = None, **settings: Any) -> Any:
-    """A bare cliquet service (``use = egg:cliquet`` in an ``.ini``): service views only.
+    """A bare cliquet service (``use = egg:cliquet-kit`` in an ``.ini``): service views only.
 
     Handy to try settings or smoke-test a deployment; real services have their own ``main``.
     """

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
 import click
 
+from cliquet_cli.distribution import installed_version
 from cliquet_cli.migrate import migrate
 from cliquet_cli.new import new
 
@@ -13,9 +12,10 @@ __all__ = ["cli"]
 
 
 @click.group(name="cliquet", context_settings={"help_option_names": ["-h", "--help"]})
-# The distribution's metadata, not `cliquet.__version__`: no need to import Pyramid for it.
+# The distribution's metadata (cliquet-kit), not `cliquet.__version__`: no need to import
+# Pyramid for it.
 @click.version_option(
-    version("cliquet"), "--version", prog_name="cliquet", message="%(prog)s %(version)s"
+    installed_version(), "--version", prog_name="cliquet", message="%(prog)s %(version)s"
 )
 def cli() -> None:
     """Create and run cliquet REST microservices.

@@ -11,7 +11,7 @@ from cliquet_cli.main import cli
 
 def write_ini(path, **settings):
     lines = "\n".join(f"{key} = {value}" for key, value in settings.items())
-    path.write_text(f"[app:main]\nuse = egg:cliquet\n{lines}\n")
+    path.write_text(f"[app:main]\nuse = egg:cliquet-kit\n{lines}\n")
     return str(path)
 
 

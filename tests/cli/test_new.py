@@ -69,7 +69,7 @@ def test_wheel_ships_the_templates(tmp_path):
         check=True,
         capture_output=True,
     )
-    (wheel,) = tmp_path.glob("cliquet-*.whl")
+    (wheel,) = tmp_path.glob("cliquet_kit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     templates = ROOT / "templates"
     for path in templates.rglob("*"):

@@ -111,7 +111,7 @@ def test_pyproject_depends_on_a_range_holding_this_runtime(project):
     assert pyproject["project"]["name"] == "cliquet-acme"
     assert pyproject["project"]["authors"] == [{"name": "Ada"}]
     (requirement,) = [Requirement(r) for r in pyproject["project"]["dependencies"]]
-    assert requirement.name == "cliquet"
+    assert requirement.name == "cliquet-kit"
     assert requirement.specifier.contains(cliquet.__version__, prereleases=True)
     assert pyproject["tool"]["pytest"]["ini_options"]["testpaths"] == ["tests"]
 

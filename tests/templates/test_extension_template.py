@@ -106,7 +106,7 @@ def test_pyproject_is_installable_against_this_runtime(request, which):
     pyproject = tomllib.loads((baked / "pyproject.toml").read_text(encoding="utf-8"))
     assert pyproject["project"]["name"] == baked.name
     (requirement,) = [Requirement(r) for r in pyproject["project"]["dependencies"]]
-    assert requirement.name == "cliquet"
+    assert requirement.name == "cliquet-kit"
     assert requirement.specifier.contains(cliquet.__version__, prereleases=True)
     assert pyproject["tool"]["pytest"]["ini_options"]["testpaths"] == ["tests"]
     if which == "custom_project":

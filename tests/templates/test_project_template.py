@@ -85,8 +85,8 @@ def test_depends_on_a_compatible_cliquet_and_on_what_it_uses(cookies):
         for line in block.splitlines()
         if line.split("#")[0].strip()
     ]
-    assert {r.name for r in requirements} == {"cliquet", "colander", "pyramid", "waitress"}
-    (cliquet_requirement,) = [r for r in requirements if r.name == "cliquet"]
+    assert {r.name for r in requirements} == {"cliquet-kit", "colander", "pyramid", "waitress"}
+    (cliquet_requirement,) = [r for r in requirements if r.name == "cliquet-kit"]
     assert cliquet_requirement.specifier.contains(cliquet.__version__, prereleases=True)
     assert not cliquet_requirement.specifier.contains("1.0", prereleases=True)
     assert 'production = ["gunicorn' in text
