@@ -119,7 +119,7 @@ SETTING_DOCS: dict[str, str] = {
     "cliquet.cors_origins": "Origins allowed by CORS.",
     "cliquet.cors_max_age_seconds": "How long browsers may cache a CORS preflight.",
     "cliquet.logging_renderer": "Log renderer class (`cliquet.logs.JsonLogRenderer` for JSON).",
-    "cliquet.version_json_path": "File served by `/__version__` (404 when absent).",
+    "cliquet.version_json_path": "File served by `/__version__` (absent: the service's version).",
     "cliquet.userid_hmac_secret": "Secret keying the basic-auth user ids. Set it!",
     "multiauth.policies": "Authentication policies, by name, tried in order.",
     "multiauth.policy.basicauth.use": "Class of the `basicauth` policy.",

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from importlib import metadata
 from typing import Any
 
 from pyramid.exceptions import ConfigurationError
@@ -130,15 +131,37 @@ def _read_version_file(path: str) -> dict[str, Any] | None:
     return content
 
 
+def _package_version(settings: Any) -> dict[str, str] | None:
+    """What ``/__version__`` answers without ``version.json``: the service's version.
+
+    That is the version its ``main()`` gave :func:`cliquet.initialize` (a generated project
+    gives its package's ``__version__``, which its distribution's metadata is built from),
+    else the installed version of the distribution named ``cliquet.project_name``.
+    """
+    name = settings["cliquet.project_name"]
+    version = settings["cliquet.project_version"]
+    if not version and name:
+        try:
+            version = metadata.version(name)
+        except (metadata.PackageNotFoundError, ValueError):
+            version = ""
+    return {"name": name, "version": version} if version else None
+
+
 def includeme(config: Any) -> None:
     from cliquet.views import make_service
 
-    version = _read_version_file(config.get_settings()["cliquet.version_json_path"])
+    settings = config.get_settings()
+    version = _read_version_file(settings["cliquet.version_json_path"])
+    if version is None:
+        version = _package_version(settings)
 
     def _version(request: Any) -> Any:
         if version is None:
             raise http_error(
-                HTTPNotFound(), errno=ERRORS.MISSING_RESOURCE, message="No version.json file."
+                HTTPNotFound(),
+                errno=ERRORS.MISSING_RESOURCE,
+                message="No version.json file and no version of the service.",
             )
         return version
 

@@ -3,10 +3,14 @@
 import json
 import threading
 import time
+from importlib import metadata
 
 import pytest
+import webtest
+from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
 
+import cliquet
 from cliquet.authentication import basicauth_userid
 from cliquet.testing.web import TEST_SETTINGS, basic_auth, build_app
 
@@ -243,8 +247,33 @@ def test_lbheartbeat_stays_200_when_a_backend_is_down():
 # __version__
 
 
-def test_version_is_404_without_the_file(tmp_path):
-    app = build_app({"cliquet.version_json_path": str(tmp_path / "version.json")})
+def _service(settings, version=None, project_name=""):
+    base = {k: v for k, v in TEST_SETTINGS.items() if k != "cliquet.project_name"}
+    config = Configurator(settings={**base, **settings})
+    cliquet.initialize(config, version, project_name=project_name)
+    return webtest.TestApp(config.make_wsgi_app())
+
+
+def test_version_without_the_file_is_the_services_version(tmp_path):
+    app = _service(
+        {"cliquet.version_json_path": str(tmp_path / "version.json")}, "2.3.4", "shop"
+    )
+    response = app.get("/v1/__version__")
+    assert response.status_code == 200
+    assert_json(response)
+    assert response.json == {"name": "shop", "version": "2.3.4"}
+
+
+def test_version_without_the_file_nor_a_version_is_the_distributions(tmp_path):
+    """A service that gives no version: that of the distribution named by project_name."""
+    app = _service({"cliquet.version_json_path": str(tmp_path / "v.json")}, None, "cliquet-kit")
+    response = app.get("/v1/__version__")
+    assert response.json == {"name": "cliquet-kit", "version": metadata.version("cliquet-kit")}
+
+
+def test_version_is_404_when_nothing_tells_it(tmp_path):
+    settings = {"cliquet.version_json_path": str(tmp_path / "version.json")}
+    app = _service(settings, None, "not-an-installed-distribution")
     response = app.get("/v1/__version__", expect_errors=True)
     assert_error(response, 404, 111)
 
