@@ -11,7 +11,13 @@ from typing import Any
 
 from pyramid.exceptions import ConfigurationError
 
-from cliquet.settings import DEFAULT_SETTINGS, load_default_settings, override_from_environment
+from cliquet.settings import (
+    DEFAULT_SETTINGS,
+    SettingError,
+    load_default_settings,
+    override_from_environment,
+)
+from cliquet.startup import app_factory
 
 __version__ = "0.1.0.dev0"
 
@@ -45,9 +51,8 @@ def _add_api_capability(
 def _api_prefix(api_version: str) -> str:
     major = str(api_version).split(".")[0]
     if not major.isdigit():
-        raise ConfigurationError(
-            f"Invalid value for setting 'cliquet.http_api_version': {api_version!r}; "
-            "expected a version such as 1.0."
+        raise SettingError(
+            "cliquet.http_api_version", f"is {api_version!r}", expected="a version such as 1.0"
         )
     return f"v{major}"
 
@@ -125,9 +130,10 @@ def initialize(
         try:
             config.include(package)
         except ImportError as e:
-            raise ConfigurationError(
-                f"Invalid value for setting 'cliquet.includes': {package!r} cannot be imported "
-                f"({e}); expected importable packages with an includeme(config)."
+            raise SettingError(
+                "cliquet.includes",
+                f"names {package!r}, which cannot be imported ({e})",
+                expected="importable packages with an includeme(config)",
             ) from None
 
 
@@ -164,6 +170,7 @@ def _add_version_redirection(config: Any, prefix: str) -> None:
         config.route_prefix = saved
 
 
+@app_factory
 def main(global_config: Mapping[str, Any] | None = None, **settings: Any) -> Any:
     """A bare cliquet service (``use = egg:cliquet-kit`` in an ``.ini``): service views only.
 

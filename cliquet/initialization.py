@@ -28,7 +28,7 @@ from pyramid.httpexceptions import (
 from cliquet.cache import CacheBase
 from cliquet.errors import ERRORS, http_error
 from cliquet.permission import PermissionBase
-from cliquet.settings import read_int
+from cliquet.settings import SettingError, read_int
 from cliquet.storage import StorageBase
 
 __all__ = [
@@ -90,13 +90,12 @@ _LOADER_EXPECTED = "a module with a load_from_config(config) function"
 
 def _resolve(config: Any, setting: str, value: Any, expected: str) -> Any:
     if not value:
-        raise ConfigurationError(f"Setting {setting!r} is empty; expected {expected}.")
+        raise SettingError(setting, "is empty", expected=expected)
     try:
         return config.maybe_dotted(value)
     except (ImportError, AttributeError, ValueError) as e:
-        raise ConfigurationError(
-            f"Invalid value for setting {setting!r}: {value!r} cannot be imported ({e}); "
-            f"expected {expected}."
+        raise SettingError(
+            setting, f"is {value!r}, which cannot be imported ({e})", expected=expected
         ) from None
 
 
@@ -114,16 +113,17 @@ def load_backend(config: Any, setting: str, base: type) -> Any:
     module = _resolve(config, setting, value, _LOADER_EXPECTED)
     loader = getattr(module, "load_from_config", None)
     if not callable(loader):
-        raise ConfigurationError(
-            f"Invalid value for setting {setting!r}: {value!r} has no load_from_config(config); "
-            f"expected {_LOADER_EXPECTED}."
+        raise SettingError(
+            setting,
+            f"is {value!r}, which has no load_from_config(config)",
+            expected=_LOADER_EXPECTED,
         )
     backend = loader(config)
     if not isinstance(backend, base):
-        raise ConfigurationError(
-            f"Invalid value for setting {setting!r}: {value!r} built a "
-            f"{type(backend).__name__}; expected an instance of "
-            f"{base.__module__}.{base.__qualname__}."
+        raise SettingError(
+            setting,
+            f"is {value!r}, which built a {type(backend).__name__}",
+            expected=f"an instance of {base.__module__}.{base.__qualname__}",
         )
     return backend
 

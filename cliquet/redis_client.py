@@ -12,11 +12,10 @@ from contextlib import contextmanager
 from typing import Any, TypedDict
 
 import redis
-from pyramid.exceptions import ConfigurationError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from cliquet.settings import read_int
+from cliquet.settings import SettingError, read_int
 
 __all__ = [
     "ClientSettings",
@@ -91,11 +90,9 @@ def client_settings(settings: Mapping[str, Any], prefix: str) -> ClientSettings:
     url_key = f"cliquet.{prefix}_url"
     url = str(settings.get(url_key) or "").strip()
     if not url:
-        raise ConfigurationError(f"Setting {url_key!r} is empty; expected redis://host:port/db.")
+        raise SettingError(url_key, "is empty", expected="redis://host:port/db")
     if not url.startswith(_SCHEMES):
-        raise ConfigurationError(
-            f"Invalid value for setting {url_key!r}: {url!r}; expected redis://host:port/db."
-        )
+        raise SettingError(url_key, f"is {url!r}", expected="redis://host:port/db")
     return ClientSettings(
         url=url,
         pool_size=read_int(settings, f"cliquet.{prefix}_pool_size", _DEFAULT_POOL_SIZE, minimum=1),

@@ -21,6 +21,7 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.settings import aslist
 
 __all__ = [
+    "SettingError",
     "DEFAULT_SETTINGS",
     "SETTING_TYPES",
     "PUBLIC_SETTINGS",
@@ -251,15 +252,53 @@ def read_int(
         number = None
     if number is None or (minimum is not None and number < minimum):
         expected = "an integer" if minimum is None else f"an integer of at least {minimum}"
-        raise ConfigurationError(
-            f"Invalid value for setting {key!r}: {value!r}; expected {expected}."
-        )
+        raise SettingError(key, f"is {value!r}", expected=expected)
     return number
 
 
 def env_variable_name(setting: str) -> str:
     """The environment variable that overrides ``setting`` (``a.b_c`` → ``A_B_C``)."""
     return setting.upper().replace(".", "_").replace("-", "_")
+
+
+class SettingError(ConfigurationError):
+    """A setting that is missing or wrong, by name, and where to set it.
+
+    Its message is one line: what is wrong, then where to set the setting, in the ``.ini`` or
+    in its environment variable (which wins). Loaded from a file by a server (see
+    :func:`cliquet.startup.app_factory`), a service that raises it stops with that line alone,
+    naming the file.
+
+    :param setting: the setting's name (``cliquet.storage_url``).
+    :param problem: what is wrong, after the name (``is empty``, ``is 'lots'``).
+    :param expected: what would do, if it can be said (``an integer``).
+    """
+
+    def __init__(self, setting: str, problem: str, *, expected: str = "") -> None:
+        self.setting = setting
+        self.problem = problem
+        self.expected = expected
+        super().__init__(self.line())
+
+    @property
+    def environment_variable(self) -> str:
+        """The environment variable that overrides the setting."""
+        return env_variable_name(self.setting)
+
+    def line(self, source: str | None = None, *, environ: Mapping[str, str] | None = None) -> str:
+        """The one-line message, naming ``source`` (the ``.ini`` file) when known.
+
+        :param environ: where to look whether the environment variable gave the value.
+        """
+        environ = os.environ if environ is None else environ
+        where = source or "the .ini file"
+        variable = self.environment_variable
+        what = f"{self.setting} {self.problem}"
+        if self.expected:
+            what += f" (expected {self.expected})"
+        if variable in environ:
+            return f"{what}: set it in {variable}, which overrides {where}"
+        return f"{what}: set it in {where} or {variable}"
 
 
 def _convert(name: str, value: Any, default: Any) -> Any:
@@ -269,9 +308,7 @@ def _convert(name: str, value: Any, default: Any) -> Any:
     try:
         return coercer(value)
     except ValueError as e:
-        raise ConfigurationError(
-            f"Invalid value for setting {name!r}: {value!r}; expected {e}."
-        ) from None
+        raise SettingError(name, f"is {value!r}", expected=str(e)) from None
 
 
 def apply_defaults(

@@ -9,9 +9,11 @@ the web layer answers with a 503.
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypedDict, TypeVar
@@ -25,7 +27,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import expression
 
-from cliquet.settings import read_int
+from cliquet.settings import SettingError, read_int
 
 __all__ = [
     "UnitOfWork",
@@ -126,12 +128,14 @@ def create_engine_from_url(
     """
     parsed = _parse_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _create_sqlite_engine(
-            parsed,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_timeout_seconds=pool_timeout_seconds,
-            statement_timeout_ms=statement_timeout_ms,
+        return _forget_connections_when_forked(
+            _create_sqlite_engine(
+                parsed,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout_seconds=pool_timeout_seconds,
+                statement_timeout_ms=statement_timeout_ms,
+            )
         )
     defaults: dict[str, Any] = {
         # libpq counts whole seconds and treats less than 2 as 2.
@@ -162,6 +166,25 @@ def create_engine_from_url(
             # A plain SET is undone if its transaction rolls back, as the pool's reset would.
             dbapi_connection.commit()
 
+    return _forget_connections_when_forked(engine)
+
+
+def _forget_connections_when_forked(engine: Engine) -> Engine:
+    """Let a forked process open connections of its own instead of sharing its parent's.
+
+    gunicorn's ``preload_app`` builds the application in the master, then forks the workers:
+    a connection the master opened (``cliquet.migrate_on_startup``) would otherwise be used by
+    several processes at once. The child drops the pool's connections without closing them
+    (they are the parent's), as SQLAlchemy advises.
+    """
+    reference = weakref.ref(engine)
+
+    def in_child() -> None:
+        forked = reference()
+        if forked is not None:
+            forked.dispose(close=False)
+
+    os.register_at_fork(after_in_child=in_child)
     return engine
 
 
@@ -252,14 +275,13 @@ def engine_settings(settings: Mapping[str, Any], prefix: str) -> EngineSettings:
     url_key = f"cliquet.{prefix}_url"
     url = str(settings.get(url_key) or "").strip()
     if not url:
-        raise ConfigurationError(
-            f"Setting {url_key!r} is empty; expected postgresql://user@host/db "
-            "or sqlite:///path.db."
+        raise SettingError(
+            url_key, "is empty", expected="postgresql://user@host/db or sqlite:///path.db"
         )
     try:
         _parse_url(url)
     except ValueError as e:
-        raise ConfigurationError(f"Invalid value for setting {url_key!r}: {e}.") from None
+        raise SettingError(url_key, f"is wrong: {e}") from None
     values = {
         name: read_int(
             settings,

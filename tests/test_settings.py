@@ -158,5 +158,5 @@ def test_read_int_reads_backend_integers_at_startup():
     assert read_int({"k": "7"}, "k", 10) == 7
     assert read_int({"k": 0}, "k", 10, minimum=0) == 0
     for bad in ("lots", "0", True):
-        with pytest.raises(ConfigurationError, match=r"'k': .*expected an integer"):
+        with pytest.raises(ConfigurationError, match=r"^k is .*expected an integer"):
             read_int({"k": bad}, "k", 10, minimum=1)

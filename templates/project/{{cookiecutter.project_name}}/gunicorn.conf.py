@@ -8,6 +8,11 @@ import multiprocessing
 import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# The application is built once, in the master, before the workers are forked: a missing or
+# wrong setting stops gunicorn with one line (cliquet.startup) instead of a traceback from
+# every worker, and the workers share the loaded code. The backends connect lazily, and
+# connections opened while building (cliquet.migrate_on_startup) are not shared with workers.
+preload_app = True
 # Workers share nothing but the databases: add more, or more machines, to scale out.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 # What one client may hold. A sync worker serves one connection at a time, start to end: a

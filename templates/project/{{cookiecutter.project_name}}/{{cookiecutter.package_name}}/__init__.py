@@ -5,12 +5,15 @@
 """
 
 import cliquet
+from cliquet.settings import SettingError
+from cliquet.startup import app_factory
 from pyramid.config import Configurator
-from pyramid.exceptions import ConfigurationError
 
 __version__ = "0.1.0"
 
 
+# Served from an .ini, a missing or wrong setting stops start-up with one line naming it.
+@app_factory
 def main(global_config, **settings):
     """Build the WSGI application from the settings of the ``[app:main]`` section."""
     config = Configurator(settings=settings)
@@ -20,9 +23,8 @@ def main(global_config, **settings):
     if not config.get_settings()["cliquet.userid_hmac_secret"]:
         # Unkeyed, a user id is a plain hash of the credentials: whoever sees one can guess
         # the password offline.
-        raise ConfigurationError(
-            "Setting 'cliquet.userid_hmac_secret' is empty: set it, or the environment "
-            "variable CLIQUET_USERID_HMAC_SECRET, to a long random string."
+        raise SettingError(
+            "cliquet.userid_hmac_secret", "is empty", expected="a long random string"
         )
     config.scan("{{ cookiecutter.package_name }}.views")
     return config.make_wsgi_app()
