@@ -3,22 +3,19 @@
 Data lives in the worker's memory and dies with it; several workers never see each other's
 records, so this backend is not for production (DESIGN.md, "Data and scale").
 
-The filtering and sorting helpers (:func:`order_key`, :func:`matches`, :func:`select`) hold
-the reference semantics of :class:`~cliquet.storage.Filter` and :class:`~cliquet.storage.Sort`;
-backends that filter in Python (over a key-value store) may reuse them.
+Listings select with :mod:`cliquet.storage.selection`, the reference semantics of filters,
+sorting and pagination.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cliquet.storage import (
-    COMPARISON,
     DEFAULT_DELETED_FIELD,
     DEFAULT_ID_FIELD,
     DEFAULT_MODIFIED_FIELD,
@@ -28,123 +25,16 @@ from cliquet.storage import (
     StorageBase,
     UnicityError,
 )
+from cliquet.storage.selection import matches_all, order_key, select
 from cliquet.utils import msec_time
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
 
-__all__ = ["Storage", "load_from_config", "order_key", "extract_field", "matches", "select"]
+__all__ = ["Storage", "load_from_config"]
 
+# What the undo log records for an entry that did not exist before the write.
 _MISSING = object()
-
-# Rank of each JSON type in the total order used to compare values of different types.
-_NULL, _BOOL, _NUMBER, _STRING, _ARRAY, _OBJECT = range(6)
-
-
-def order_key(value: Any) -> tuple[Any, ...]:
-    """Map a JSON value to a key ordered as null < booleans < numbers < strings < arrays < objects.
-
-    Within a type, the natural order applies (arrays element-wise, objects by sorted items).
-    Keys are hashable and equal only for equal JSON values, so ``1 == 1.0`` but ``1 != True``.
-    """
-    if value is None:
-        return (_NULL,)
-    if isinstance(value, bool):
-        return (_BOOL, value)
-    if isinstance(value, (int, float)):
-        return (_NUMBER, value)
-    if isinstance(value, str):
-        return (_STRING, value)
-    if isinstance(value, (list, tuple)):
-        return (_ARRAY, tuple(order_key(v) for v in value))
-    if isinstance(value, dict):
-        return (_OBJECT, tuple(sorted((str(k), order_key(v)) for k, v in value.items())))
-    # Not JSON: rank it last, compared by text, rather than failing a listing.
-    return (_OBJECT + 1, str(value))
-
-
-def extract_field(record: dict[str, Any], path: str) -> Any:
-    """Return the value at a dotted ``path`` (``author.name``), or ``_MISSING``."""
-    value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
-
-
-def _like_regex(pattern: str) -> re.Pattern[str]:
-    if "*" not in pattern:
-        pattern = f"*{pattern}*"
-    body = ".*".join(re.escape(part) for part in pattern.split("*"))
-    return re.compile(body, re.IGNORECASE | re.DOTALL)
-
-
-def matches(record: dict[str, Any], condition: Filter) -> bool:
-    """Tell whether ``record`` satisfies one filter (see :class:`~cliquet.storage.Filter`)."""
-    value = extract_field(record, condition.field)
-    operator = condition.operator
-    if operator is COMPARISON.HAS:
-        present = value is not _MISSING and value is not None
-        return present is condition.value
-    if value is _MISSING:
-        return operator in (COMPARISON.NOT, COMPARISON.EXCLUDE)
-    if operator is COMPARISON.LIKE:
-        return isinstance(value, str) and bool(_like_regex(condition.value).fullmatch(value))
-    if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
-        found = order_key(value) in {order_key(v) for v in condition.value}
-        return found if operator is COMPARISON.IN else not found
-    left, right = order_key(value), order_key(condition.value)
-    if operator is COMPARISON.EQ:
-        return left == right
-    if operator is COMPARISON.NOT:
-        return left != right
-    if operator is COMPARISON.LT:
-        return left < right
-    if operator is COMPARISON.GT:
-        return left > right
-    if operator is COMPARISON.MIN:
-        return left >= right
-    return left <= right  # COMPARISON.MAX
-
-
-def _matches_all(record: dict[str, Any], filters: Iterable[Filter]) -> bool:
-    return all(matches(record, f) for f in filters)
-
-
-def _sort(records: list[dict[str, Any]], sorting: Sequence[Sort]) -> None:
-    # Stable sorts applied from the least significant key give a multi-key order.
-    for rule in reversed(sorting):
-
-        def key(record: dict[str, Any], field: str = rule.field) -> tuple[Any, ...]:
-            value = extract_field(record, field)
-            return order_key(None if value is _MISSING else value)
-
-        records.sort(key=key, reverse=rule.direction == -1)
-
-
-def select(
-    records: Iterable[dict[str, Any]],
-    *,
-    filters: Sequence[Filter] | None = None,
-    sorting: Sequence[Sort] | None = None,
-    pagination_rules: Sequence[Sequence[Filter]] | None = None,
-    limit: int | None = None,
-    modified_field: str = DEFAULT_MODIFIED_FIELD,
-) -> list[dict[str, Any]]:
-    """Filter, sort, paginate and limit records as :meth:`StorageBase.get_all` specifies."""
-    selected = [r for r in records if _matches_all(r, filters)] if filters else list(records)
-    if not sorting or not any(rule.field == modified_field for rule in sorting):
-        # Start newest first so that ties of an explicit sorting stay in a stable order
-        # (needless when the sorting holds the timestamp, unique in a collection).
-        _sort(selected, [Sort(modified_field, -1)])
-    if sorting:
-        _sort(selected, sorting)
-    if pagination_rules:
-        selected = [r for r in selected if any(_matches_all(r, rule) for rule in pagination_rules)]
-    if limit is not None:
-        selected = selected[:limit]
-    return selected
 
 
 class Storage(StorageBase):
@@ -417,7 +307,7 @@ class Storage(StorageBase):
         key = (collection_id, parent_id)
         with self._lock:
             live = list(self._records.get(key, {}).values())
-            count = sum(1 for r in live if _matches_all(r, filters)) if filters else len(live)
+            count = sum(1 for r in live if matches_all(r, filters)) if filters else len(live)
             if include_deleted:
                 live.extend(self._tombstones.get(key, {}).values())
             records = select(

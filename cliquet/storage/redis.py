@@ -13,7 +13,7 @@ per collection across processes and machines, and a record is never visible befo
 timestamp (a client reading ``_since`` cannot miss a write that lands later with a lower one).
 
 Redis cannot filter or sort JSON: :meth:`Storage.get_all` loads the whole collection and
-selects in Python with :func:`cliquet.storage.memory.select`, the reference semantics. Unique
+selects in Python with :func:`cliquet.storage.selection.select`, the reference semantics. Unique
 fields are checked the same way, against a snapshot of the collection; the write script then
 refuses to run if the collection timestamp moved since that snapshot, and the check starts
 over (optimistic concurrency), so the check and the write are atomic in effect without making
@@ -54,7 +54,7 @@ from cliquet.storage import (
     StorageError,
     UnicityError,
 )
-from cliquet.storage.memory import matches, order_key, select
+from cliquet.storage.selection import matches_all, order_key, select
 
 __all__ = ["Storage", "load_from_config"]
 
@@ -462,7 +462,7 @@ class Storage(StorageBase):
                 pipe.hvals(keys[1])
             replies = pipe.execute()
         live = [json.loads(value) for value in replies[0]]
-        count = sum(1 for r in live if all(matches(r, f) for f in filters or ()))
+        count = sum(1 for r in live if matches_all(r, filters))
         tombstones = [json.loads(value) for value in replies[1]] if include_deleted else []
         records = select(
             live + tombstones,

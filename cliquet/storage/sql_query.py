@@ -2,7 +2,7 @@
 
 Nothing here touches a connection; :mod:`cliquet.storage.sql` runs these statements.
 
-Filters and sorts keep the semantics of :mod:`cliquet.storage.memory` (``order_key``,
+Filters and sorts keep the semantics of :mod:`cliquet.storage.selection` (``order_key``,
 ``matches``): JSON values compare in a total order over their types, null < booleans < numbers
 < strings < arrays < objects, and a missing field sorts as null but matches only ``NOT``,
 ``EXCLUDE`` and ``HAS false``. Neither SQLite nor PostgreSQL orders JSON that way, so a field is
@@ -56,7 +56,7 @@ __all__ = [
 
 Key = tuple[str, str]  # (collection_id, parent_id)
 
-# A JSON value's rank in the cross-type order (as in cliquet.storage.memory.order_key).
+# A JSON value's rank in the cross-type order (as in cliquet.storage.selection.order_key).
 NULL, BOOLEAN, NUMBER, STRING, ARRAY, OBJECT, OTHER = range(7)
 
 # The type names of each rank: SQLite's json_type(), PostgreSQL's jsonb_typeof().
@@ -417,7 +417,7 @@ class RecordQueries:
         return self._path(self._columns.data, parts)
 
     def filter(self, condition: Filter) -> ColumnElement[bool]:
-        """The SQL form of :func:`cliquet.storage.memory.matches`."""
+        """The SQL form of :func:`cliquet.storage.selection.matches`."""
         field = self._field(condition.field.split("."))
         return _condition(field, condition.operator, condition.value)
 

@@ -52,21 +52,6 @@ def test_timestamps_follow_the_clock_when_it_is_ahead(monkeypatch: pytest.Monkey
     assert storage.create("c", "p", {})["last_modified"] == 5_001
 
 
-@pytest.mark.parametrize(
-    "left, right",
-    [(None, False), (False, True), (True, -1), (1, 1.5), (2, "1"), ("b", "c"), ("z", [])],
-)
-def test_order_key_ranks_json_types(left: Any, right: Any) -> None:
-    assert memory.order_key(left) < memory.order_key(right)
-
-
-def test_order_key_compares_containers() -> None:
-    key = memory.order_key
-    assert key([1, 2]) < key([1, 3]) < key([2]) < key({})
-    assert key({"a": 1, "b": 2}) == key({"b": 2, "a": 1})
-    assert key({"a": 1}) < key({"a": 2}) < key({"b": 0})
-
-
 # The contract itself (cliquet/storage/__init__.py).
 
 

@@ -26,6 +26,7 @@ from cliquet.storage import (
     StorageError,
     UnicityError,
     memory,
+    selection,
     sql_query,
 )
 from cliquet.storage import postgresql as postgresql_storage
@@ -226,7 +227,7 @@ def test_filters_on_id_and_last_modified_of_other_types(both: tuple[Any, Any]) -
         Filter("last_modified", "1*", COMPARISON.LIKE),
     ]:
         expected = {
-            r["name"] for r in storage.get_all(CID, PID)[0] if memory.matches(r, condition)
+            r["name"] for r in storage.get_all(CID, PID)[0] if selection.matches(r, condition)
         }
         assert set(_names(storage, filters=[condition])) == expected, condition
 

@@ -12,8 +12,8 @@ the same signatures and no docstrings of their own: each inherits the contract's
 
 It starts over :class:`FakeClient`, an in-process stand-in for a document store client:
 buckets of JSON documents by key. Filtering, sorting and pagination happen in Python with
-cliquet's reference helpers (:func:`cliquet.storage.memory.select`); a real backend may push
-them to its server. Swap in the real library where the ``REAL CLIENT`` comments say, and keep
+:mod:`cliquet.storage.selection`, the reference semantics of listings; a real backend may push
+them to its server (the conformance suite then checks that it keeps them). Swap in the real library where the ``REAL CLIENT`` comments say, and keep
 the suite green.
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -38,8 +39,7 @@ from cliquet.storage import (
     StorageError,
     UnicityError,
 )
-from cliquet.storage.memory import matches, order_key, select
-from cliquet.utils import msec_time
+from cliquet.storage.selection import matches_all, order_key, select
 from pyramid.config import Configurator
 
 __all__ = ["FakeClient", "Storage", "load_from_config"]
@@ -138,11 +138,11 @@ class Storage(StorageBase):
         key = _bucket("timestamp", collection_id, parent_id)
         previous = self._document(TIMESTAMPS, key)
         if previous is None:
-            current = msec_time() if wished is None else wished
+            current = _msec_time() if wished is None else wished
         elif wished is not None and wished > previous:
             current = wished
         else:
-            current = max(msec_time(), previous + 1)
+            current = max(_msec_time(), previous + 1)
         self._client.put(TIMESTAMPS, key, json.dumps(current))
         return current
 
@@ -191,7 +191,7 @@ class Storage(StorageBase):
         with self._lock, _client_errors():
             current = self._document(TIMESTAMPS, key)
             if current is None:
-                current = msec_time()
+                current = _msec_time()
                 self._client.put(TIMESTAMPS, key, json.dumps(current))
             return int(current)
 
@@ -354,7 +354,7 @@ class Storage(StorageBase):
     ) -> tuple[list[dict[str, Any]], int]:
         with _client_errors():
             records = list(self._documents(_bucket("records", collection_id, parent_id)).values())
-            count = sum(all(matches(r, f) for f in filters or ()) for r in records)
+            count = sum(matches_all(r, filters) for r in records)
             if include_deleted:
                 tombstones = self._documents(_bucket("tombstones", collection_id, parent_id))
                 records.extend(tombstones.values())
@@ -367,6 +367,14 @@ class Storage(StorageBase):
             modified_field=modified_field,
         )
         return selected, count
+
+
+def _msec_time() -> int:
+    """Now in epoch milliseconds, the unit of ``last_modified``.
+
+    REAL CLIENT: prefer the server's clock, so that every process sharing it agrees.
+    """
+    return time.time_ns() // 1_000_000
 
 
 def _uuid4() -> str:
