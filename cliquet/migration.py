@@ -25,7 +25,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from cliquet.sql import IMMEDIATE
 
-__all__ = ["migrate", "migrate_backends", "current_revision", "head_revision", "COMPONENTS"]
+__all__ = [
+    "migrate",
+    "migrate_backends",
+    "migrate_registry",
+    "current_revision",
+    "head_revision",
+    "COMPONENTS",
+]
 
 COMPONENTS = ("storage", "cache", "permission")
 _HERE = pathlib.Path(__file__).parent / "migrations"
@@ -77,6 +84,9 @@ def migrate(engine: Engine, component: str, *, dry_run: bool = False) -> str:
     :returns: one line telling what was (or would be) done.
     """
     head = head_revision(component)
+    if dry_run and _missing_sqlite_file(engine):
+        # Connecting would create the file: a dry run creates nothing.
+        return f"{component}: would create {engine.url.database} and upgrade empty -> {head}"
     with engine.connect() as connection, _write_transaction(connection):
         if connection.dialect.name == "postgresql":
             # A migration may take longer than requests may (cliquet.<x>_statement_timeout_ms).
@@ -98,6 +108,38 @@ def migrate(engine: Engine, component: str, *, dry_run: bool = False) -> str:
     return f"{component}: upgraded {start} -> {head}"
 
 
+def _missing_sqlite_file(engine: Engine) -> bool:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return False
+    return not pathlib.Path(database).exists()
+
+
+def _migrate_backend(component: str, backend: Any, *, dry_run: bool) -> str:
+    engine = getattr(backend, "engine", None)
+    if isinstance(engine, Engine):
+        return migrate(engine, component, dry_run=dry_run)
+    name = type(backend).__module__
+    done = None if dry_run else backend.initialize_schema()
+    return done if isinstance(done, str) else f"{component}: nothing to migrate ({name})"
+
+
+def migrate_registry(registry: Any, *, dry_run: bool = False) -> list[str]:
+    """Create or upgrade the schema of each backend of a built service; one line per backend.
+
+    ``cliquet migrate`` builds the service with its own ``main()`` (its defaults, its
+    ``cliquet.includes``, the environment), then migrates what that service would use.
+
+    :param registry: the application's registry (``registry.storage``, ``.cache``...).
+    :raises cliquet.storage.StorageError: (or the cache/permission error) a database failed.
+    """
+    return [
+        _migrate_backend(component, getattr(registry, component), dry_run=dry_run)
+        for component in COMPONENTS
+        if getattr(registry, component, None) is not None
+    ]
+
+
 def migrate_backends(config: Any, *, dry_run: bool = False) -> list[str]:
     """Create or upgrade the schema of each configured backend; one line per backend.
 
@@ -117,13 +159,5 @@ def migrate_backends(config: Any, *, dry_run: bool = False) -> list[str]:
         ("permission", PermissionBase),
     ):
         backend = load_backend(config, f"cliquet.{component}_backend", base)
-        engine = getattr(backend, "engine", None)
-        if isinstance(engine, Engine):
-            lines.append(migrate(engine, component, dry_run=dry_run))
-            continue
-        name = type(backend).__module__
-        done = None if dry_run else backend.initialize_schema()
-        lines.append(
-            done if isinstance(done, str) else f"{component}: nothing to migrate ({name})"
-        )
+        lines.append(_migrate_backend(component, backend, dry_run=dry_run))
     return lines

@@ -13,7 +13,7 @@ __all__ = ["migrate"]
     "ini_file",
     required=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="The service's .ini file (its [app:NAME] settings name the backends).",
+    help="The service's .ini file; the service is built from it as pserve would build it.",
 )
 @click.option(
     "--app-name", default="main", show_default=True, help="Which [app:NAME] section to read."
@@ -22,8 +22,9 @@ __all__ = ["migrate"]
 def migrate(ini_file: str, app_name: str, dry_run: bool) -> None:
     """Create or upgrade the schemas of the storage, cache and permission backends.
 
-    Idempotent: run it on every deployment. Each SQL backend records its schema revision in
-    its database.
+    The service is built by its own main() (its defaults, cliquet.includes, the CLIQUET_*
+    environment), so its package must be installed. Idempotent: run it on every deployment.
+    Each SQL backend records its schema revision in its database.
     """
     from cliquet_cli.operations import run_migrations
 
