@@ -1,8 +1,8 @@
 """``cliquet new``: the group of generators (project, backend, extension).
 
-Each command parses its options, calls :func:`cliquet_cli.render.render` and echoes where the
-package went and what to run next; the templates are plain Cookiecutter templates shipped
-with cliquet.
+Each command parses its options, calls :func:`cliquet_cli.render.generate` and echoes its
+report (where the package went and what to run next, or what a re-generation wrote and
+kept); the templates are plain Cookiecutter templates shipped with cliquet.
 """
 
 from __future__ import annotations
@@ -64,12 +64,32 @@ def _generator_options(function: F) -> F:
             is_flag=True,
             default=False,
             show_default=True,
-            help="Overwrite the generated files of an existing directory (others are kept).",
+            help="Re-generate an existing directory: unedited files follow the template; "
+            "secrets, recorded answers and other files are kept; edited files are refused.",
+        ),
+        click.option(
+            "--overwrite-edited",
+            is_flag=True,
+            default=False,
+            show_default=True,
+            help="With --force (implied): replace the files edited since generation too.",
         ),
     ]
     for option in reversed(options):
         function = option(function)
     return function
+
+
+class _Generator(click.Command):
+    """A generator, whose help ends with its template's variables (what --set may set)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from cliquet_cli.render import template_variables
+        from cliquet_cli.variables import describe
+
+        with formatter.section("Template variables (--set KEY=VALUE; asked unless given)"):
+            formatter.write_dl(describe(template_variables(str(self.name))))
+        super().format_epilog(ctx, formatter)
 
 
 def _generate(
@@ -80,16 +100,22 @@ def _generate(
     output_dir: Path,
     settings: Sequence[tuple[str, str]],
     force: bool,
+    overwrite_edited: bool,
     extra: dict[str, str] | None = None,
 ) -> None:
-    from cliquet_cli.render import next_steps, render, shown_path
+    from cliquet_cli.render import generate, report
 
     context = {**dict(settings), **(extra or {})}
-    directory = render(
-        kind, name, output_dir=output_dir, extra_context=context, no_input=no_input, force=force
+    generated = generate(
+        kind,
+        name,
+        output_dir=output_dir,
+        extra_context=context,
+        no_input=no_input,
+        force=force,
+        overwrite_edited=overwrite_edited,
     )
-    click.echo(f"Created {kind} {name} in {shown_path(directory)}\n")
-    click.echo(next_steps(kind, directory))
+    click.echo(report(generated))
 
 
 @click.group()
@@ -97,11 +123,15 @@ def new() -> None:
     """Generate a new project, backend or extension from a template.
 
     The templates are plain Cookiecutter templates shipped with cliquet (the repository's
-    templates/<kind>/); every generator prompts for their variables unless --no-input.
+    templates/<kind>/); every generator asks for the variables its command line did not give,
+    unless --no-input. Into an existing directory, --force re-generates: what the package
+    already has (its secret, the answers recorded in .cliquet.json, files not from the
+    template) is kept, and files edited since generation are refused unless
+    --overwrite-edited.
     """
 
 
-@new.command()
+@new.command(cls=_Generator)
 @click.argument("name")
 @_generator_options
 def project(name: str, **options: Any) -> None:
@@ -113,7 +143,7 @@ def project(name: str, **options: Any) -> None:
     _generate("project", name, **options)
 
 
-@new.command()
+@new.command(cls=_Generator)
 @click.argument("name")
 @click.option(
     "--kind",
@@ -128,7 +158,7 @@ def backend(name: str, kind: str | None, **options: Any) -> None:
     _generate("backend", name, extra={"kind": kind} if kind else None, **options)
 
 
-@new.command()
+@new.command(cls=_Generator)
 @click.argument("name")
 @_generator_options
 def extension(name: str, **options: Any) -> None:

@@ -1,56 +1,78 @@
 """Generate a project, backend or extension from its Cookiecutter template (``cliquet new``).
 
 The commands of :mod:`cliquet_cli.new` parse and echo; the rest is here: finding the templates
-shipped in the distribution (package ``cliquet_templates``), checking the name and options
-before anything is written, and generating into a staging directory beside the target, moved
-into place only once complete, so that a failure leaves nothing behind. Any
-``templates/<kind>/`` works, provided its ``cookiecutter.json`` names the package directory
-``<kind>_name``.
+shipped in the distribution (package ``cliquet_templates``), settling every variable before
+anything is written (:mod:`cliquet_cli.variables` checks them), rendering through
+Cookiecutter's public API in a staging directory beside the target, and moving the result into
+place only once complete, so that a failure leaves nothing behind. Into an existing directory
+(``--force``), the rules of :mod:`cliquet_cli.regeneration` apply. Any ``templates/<kind>/``
+works, provided its ``cookiecutter.json`` names the package directory ``<kind>_name``.
 """
 
 from __future__ import annotations
 
-import copy
+import configparser
+import contextlib
 import importlib.resources
 import json
-import keyword
 import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cliquet_cli.distribution import requirement
+from cliquet_cli import provenance, regeneration
+from cliquet_cli.distribution import installed_version, requirement
+from cliquet_cli.variables import (
+    Variables,
+    check_answers,
+    check_name,
+    check_overrides,
+    problem,
+    read_variables,
+    resolve,
+)
 
 __all__ = [
+    "Generated",
     "available_kinds",
+    "generate",
     "next_steps",
     "package_of",
     "render",
+    "report",
     "shown_path",
     "template_dir",
-    "validate_name",
+    "template_variables",
 ]
 
-# A distribution name (PEP 508), which also makes a portable directory name.
-_DISTRIBUTION = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?\Z")
-# Packages a generated one must not shadow, besides the standard library.
-_TAKEN = frozenset(
-    {"cliquet", "cliquet_cli", "cliquet_templates", "colander", "cornice", "pyramid", "tests"}
-)
-_BOOLEAN_WORDS = frozenset(
-    {"1", "true", "t", "yes", "y", "on", "0", "false", "f", "no", "n", "off"}
-)
 # Set to "no" in every template that has it: the command prints the next steps itself.
 _PRINT_NEXT_STEPS = "_print_next_steps"
 # Set to the range that admits the installed cliquet-kit (cliquet_cli.distribution).
 _CLIQUET_REQUIREMENT = "_cliquet_requirement"
+# {variable: [file, section, option]}: values a re-generation reads back from the package
+# instead of rendering them anew (the secret that keys user ids: new, users lose their data).
+_KEPT = "_cliquet_kept"
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What :func:`generate` did, for the command to say (paths are POSIX, relative)."""
+
+    kind: str
+    name: str
+    directory: Path
+    written: list[str]
+    # How an existing directory was re-generated (None: the directory is new).
+    steps: regeneration.Plan | None = None
+    kept_values: list[str] = field(default_factory=list)
+    kept_answers: list[str] = field(default_factory=list)
 
 
 def _templates_root() -> Path:
@@ -75,79 +97,9 @@ def template_dir(kind: str) -> Path:
     return path
 
 
-def validate_name(kind: str, name: str) -> str:
-    """Return the Python name that ``name`` slugs to (``my-service`` -> ``my_service``).
-
-    :raises click.ClickException: saying why ``name`` cannot name a package.
-    """
-    from slugify import slugify
-
-    if not _DISTRIBUTION.match(name):
-        raise click.ClickException(
-            f"Invalid {kind} name {name!r}: use ASCII letters, digits, '-', '_' or '.', "
-            "starting and ending with a letter or digit (e.g. my-service)."
-        )
-    slug = slugify(name, separator="_")
-    if not slug.isidentifier():
-        raise click.ClickException(
-            f"Invalid {kind} name {name!r}: it becomes the Python name {slug!r}, which is not "
-            "an identifier; start it with a letter (e.g. my-service)."
-        )
-    if keyword.iskeyword(slug):
-        raise click.ClickException(
-            f"Invalid {kind} name {name!r}: {slug!r} is a Python keyword; choose another name."
-        )
-    return slug
-
-
-def _validate_package(kind: str, package: str) -> None:
-    if not package.isidentifier() or keyword.iskeyword(package):
-        raise click.ClickException(
-            f"Invalid package name {package!r} for the {kind}: it must be a Python identifier."
-        )
-    if package in _TAKEN or package in sys.stdlib_module_names:
-        raise click.ClickException(
-            f"The package name {package!r} is already taken by another module (importing it "
-            "would shadow that one); choose another name."
-        )
-
-
-def _read_variables(template: Path) -> dict[str, Any]:
-    try:
-        variables = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise click.ClickException(f"{template / 'cookiecutter.json'} is not JSON: {e}") from None
-    if not isinstance(variables, dict):
-        raise click.ClickException(f"{template / 'cookiecutter.json'} is not a JSON object.")
-    return variables
-
-
-def _check_overrides(
-    kind: str, variables: Mapping[str, Any], extra_context: Mapping[str, str], name_key: str
-) -> dict[str, str]:
-    """Refuse ``--set`` values the template would ignore or reject, naming the variable."""
-    public = ", ".join(k for k in variables if not k.startswith("_"))
-    for key, value in extra_context.items():
-        if key == name_key:
-            raise click.ClickException(
-                f"--set {key}=...: give the {kind} name as the NAME argument instead."
-            )
-        if key not in variables or key.startswith("__"):
-            raise click.ClickException(
-                f"--set {key}=...: the {kind} template has no variable {key!r} "
-                f"(its variables: {public})."
-            )
-        default = variables[key]
-        if isinstance(default, list) and value not in default:
-            choices = ", ".join(str(c) for c in default)
-            raise click.ClickException(
-                f"--set {key}={value}: invalid choice; choose one of {choices}."
-            )
-        if isinstance(default, bool) and value.strip().lower() not in _BOOLEAN_WORDS:
-            raise click.ClickException(f"--set {key}={value}: expected yes or no.")
-        if isinstance(default, dict):
-            raise click.ClickException(f"--set {key}=...: a dictionary cannot be set here.")
-    return dict(extra_context)
+def template_variables(kind: str) -> Variables:
+    """The variables of the ``kind`` template (what ``--set`` may set, and how)."""
+    return read_variables(kind, template_dir(kind))
 
 
 def _directory_template(template: Path) -> str:
@@ -169,13 +121,6 @@ def _directory_name(template: Path, answers: Mapping[str, Any]) -> str:
     return name
 
 
-def _answers(context: dict[str, Any], no_input: bool) -> dict[str, Any]:
-    from cookiecutter.prompt import prompt_for_config
-
-    # prompt_for_config consumes parts of its argument (``__prompts__``).
-    return dict(prompt_for_config(copy.deepcopy(context), no_input))
-
-
 def _refuse_existing(kind: str, target: Path, force: bool) -> None:
     if not os.path.lexists(target):
         return
@@ -183,9 +128,38 @@ def _refuse_existing(kind: str, target: Path, force: bool) -> None:
         raise click.ClickException(f"{target} exists and is not a directory; remove it first.")
     if not force:
         raise click.ClickException(
-            f"{target} already exists; pass --force to overwrite its {kind} files "
-            "(other files are kept), or choose another name or --output-dir."
+            f"{target} already exists; pass --force to re-generate the {kind} there (its "
+            "secrets and answers are kept, edited files refused), or choose another name "
+            "or --output-dir."
         )
+
+
+def _record_of(kind: str, target: Path) -> provenance.Provenance | None:
+    record = provenance.read(target) if target.is_dir() else None
+    if record is not None and record.template != kind:
+        raise click.ClickException(
+            f"{target} was generated from the {record.template} template, not the {kind} "
+            "one; choose another name or --output-dir."
+        )
+    return record
+
+
+def _kept_values(variables: Variables, target: Path) -> tuple[dict[str, str], list[str]]:
+    """The values the template keeps across re-generations, as the package has them now."""
+    values: dict[str, str] = {}
+    said: list[str] = []
+    for variable, (filename, section, option) in variables.raw.get(_KEPT, {}).items():
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(target / filename, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            continue
+        value = parser.get(section, option, fallback="")
+        if value:
+            # Cookiecutter renders the variable: the value must reach the file verbatim.
+            values[variable] = "{% raw %}" + value + "{% endraw %}"
+            said.append(f"{option} of {filename}")
+    return values, said
 
 
 def _first_missing(path: Path) -> Path | None:
@@ -198,48 +172,78 @@ def _first_missing(path: Path) -> Path | None:
     return missing
 
 
-def _generate(template: Path, context: dict[str, Any], staging: Path) -> Path:
+@contextlib.contextmanager
+def _temporary_files_in(directory: Path) -> Iterator[None]:
+    """Make ``directory`` the temporary folder of the block.
+
+    Cookiecutter writes each hook script, rendered, to a temporary file it never removes:
+    put there, they go with the staging directory. (The CLI is single-threaded.)
+    """
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(directory)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
+
+
+def _cookiecutter(template: Path, context: Mapping[str, Any], staging: Path) -> Path:
+    """Render ``template`` with every variable given, through Cookiecutter's public API.
+
+    Neither the user's Cookiecutter configuration nor its replay directory is used: what is
+    rendered depends on the options alone, and nothing is left outside ``staging``.
+    """
     from cookiecutter.exceptions import (
         CookiecutterException,
         FailedHookException,
         UndefinedVariableInTemplate,
     )
-    from cookiecutter.generate import generate_files
+    from cookiecutter.main import cookiecutter
 
+    scratch = staging / "tmp"
+    scratch.mkdir()
+    config = staging / "config.yaml"
+    config.write_text(
+        f"cookiecutters_dir: {json.dumps(str(staging / 'cookiecutters'))}\n"
+        f"replay_dir: {json.dumps(str(staging / 'replay'))}\n",
+        encoding="utf-8",
+    )
     # Cookiecutter logs a failed hook with its traceback; the error below says it all.
     quiet = logging.NullHandler()
     logger = logging.getLogger("cookiecutter")
     logger.addHandler(quiet)
     try:
-        return Path(
-            generate_files(
-                repo_dir=str(template), context=context, output_dir=str(staging), accept_hooks=True
+        with _temporary_files_in(scratch):
+            return Path(
+                cookiecutter(
+                    str(template),
+                    no_input=True,
+                    extra_context=dict(context),
+                    output_dir=str(staging / "out"),
+                    config_file=str(config),
+                )
             )
-        )
     except FailedHookException as e:
         raise click.ClickException(
             f"The template refused these options ({e}); its reason is printed above."
         ) from None
     except UndefinedVariableInTemplate as e:
         raise click.ClickException(f"{e.message}: {e.error.message}") from None
-    except CookiecutterException as e:
-        raise click.ClickException(f"Generation failed: {e}") from None
-    except OSError as e:
+    except (CookiecutterException, OSError, ValueError) as e:
         raise click.ClickException(f"Generation failed: {e}") from None
     finally:
         logger.removeHandler(quiet)
 
 
-def _move_into_place(staged: Path, target: Path) -> None:
-    if not os.path.lexists(target):
-        os.replace(staged, target)
-    elif target.is_dir():
-        shutil.copytree(staged, target, dirs_exist_ok=True)
-    else:
-        raise click.ClickException(f"{target} exists and is not a directory; remove it first.")
+def render(kind: str, name: str, **options: Any) -> Path:
+    """Generate a ``kind`` package named ``name``; return its directory.
+
+    :func:`generate` (the same options), for callers that need only the directory.
+    """
+    return generate(kind, name, **options).directory
 
 
-def render(
+def generate(
     kind: str,
     name: str,
     *,
@@ -247,78 +251,86 @@ def render(
     extra_context: Mapping[str, str] | None = None,
     no_input: bool = False,
     force: bool = False,
-) -> Path:
-    """Generate a ``kind`` package named ``name`` in ``output_dir``; return its directory.
+    overwrite_edited: bool = False,
+) -> Generated:
+    """Generate a ``kind`` package named ``name`` in ``output_dir``; say what was done.
 
     Everything that can be checked is checked before the first prompt: the name, the
-    ``--set`` values, an existing target. Generation happens in a staging directory inside
-    ``output_dir``, moved into place once complete; with ``force``, the generated files
-    overwrite those of an existing target and other files stay.
+    ``--set`` values, an existing target. NAME and ``--set`` values are not asked again.
+    Generation happens in a staging directory inside ``output_dir``, moved into place once
+    complete. An existing target is re-generated with ``force``: its recorded answers are the
+    defaults, its secrets are kept, its unedited files follow the template, and its edited
+    ones are refused (nothing written) unless ``overwrite_edited``.
 
     :param kind: a directory of the templates (``project``, ``backend``, ``extension``).
     :param name: the value of the template's ``<kind>_name`` variable.
     :param output_dir: where the package directory goes (created if missing).
     :param extra_context: template variables to set (the ``--set key=value`` options).
     :param no_input: use the defaults instead of prompting.
-    :param force: overwrite the files of an existing package directory.
-    :raises click.ClickException: a bad name or option, an existing target without
-        ``force``, or a failed generation (then nothing is left behind).
+    :param force: re-generate an existing package directory.
+    :param overwrite_edited: with ``force``, replace the files edited since generation too.
+    :raises click.BadParameter: a bad name or option (exit code 2).
+    :raises click.ClickException: an existing target without ``force``, edited files, or a
+        failed generation (then nothing is left behind).
     """
+    force = force or overwrite_edited
     template = template_dir(kind)
+    variables = read_variables(kind, template)
     output = Path(os.path.abspath(output_dir))
-    context = _context(template, kind, name, extra_context or {})
-    # With the defaults first: refuse an existing target before asking anything.
-    defaults = _answers(context, no_input=True)
-    _refuse_existing(kind, output / _directory_name(template, defaults), force)
-    answers = defaults if no_input else _answers(context, no_input=False)
-    validate_name(kind, answers[f"{kind}_name"])
-    if "package_name" in answers:
-        _validate_package(kind, answers["package_name"])
-    target = output / _directory_name(template, answers)
+    check_name(kind, name)
+    fixed = {variables.name_key: name, **check_overrides(variables, extra_context or {})}
+
+    # With the defaults first: refuse an existing target before anything is asked.
+    target = output / _directory_name(template, resolve(variables, fixed, {}, ask=False))
     _refuse_existing(kind, target, force)
+    record = _record_of(kind, target)
+    recorded = record.answers if record is not None else {}
+    check_answers(variables, resolve(variables, fixed, recorded, ask=False), fixed, home=target)
+    answers = resolve(
+        variables,
+        fixed,
+        recorded,
+        ask=not no_input,
+        check=lambda key, value: problem(key, value, home=target),
+    )
+    if target != output / _directory_name(template, answers):
+        target = output / _directory_name(template, answers)
+        _refuse_existing(kind, target, force)
+        record = _record_of(kind, target)
+    check_answers(variables, answers, fixed, home=target)
 
-    # What cookiecutter() itself puts in the context, for templates that use it.
-    context["_cookiecutter"] = {k: v for k, v in defaults.items() if not k.startswith("_")}
-    context["cookiecutter"] = {
-        **answers,
-        "_template": str(template),
-        "_output_dir": str(output),
-        "_repo_dir": str(template),
-        "_checkout": None,
-    }
-    _write(template, context, target)
-    return target
+    public = {k: v for k, v in answers.items() if not k.startswith("_")}
+    context: dict[str, Any] = dict(public)
+    if _PRINT_NEXT_STEPS in variables.raw:
+        context[_PRINT_NEXT_STEPS] = "no"
+    if _CLIQUET_REQUIREMENT in variables.raw:
+        context[_CLIQUET_REQUIREMENT] = requirement()
+    kept_values, kept_said = _kept_values(variables, target) if target.is_dir() else ({}, [])
+    context.update(kept_values)
 
-
-def _context(
-    template: Path, kind: str, name: str, extra_context: Mapping[str, str]
-) -> dict[str, Any]:
-    """The template's variables with the name and the ``--set`` values, once checked."""
-    from cookiecutter.generate import generate_context
-
-    variables = _read_variables(template)
-    name_key = f"{kind}_name"
-    if name_key not in variables:
-        raise click.ClickException(f"The {kind} template has no {name_key!r} variable.")
-    validate_name(kind, name)
-    overrides = _check_overrides(kind, variables, extra_context, name_key)
-    overrides[name_key] = name
-    if _PRINT_NEXT_STEPS in variables:
-        overrides[_PRINT_NEXT_STEPS] = "no"
-    if _CLIQUET_REQUIREMENT in variables:
-        overrides[_CLIQUET_REQUIREMENT] = requirement()
-    try:
-        return dict(
-            generate_context(
-                context_file=str(template / "cookiecutter.json"), extra_context=overrides
-            )
-        )
-    except ValueError as e:
-        raise click.ClickException(str(e)) from None
+    kept_answers = [
+        f"{k}={v}"
+        for k, v in public.items()
+        if k in recorded and k not in fixed and recorded[k] == v
+    ]
+    written, steps = _write(
+        kind, template, context, target, record, overwrite_edited=overwrite_edited
+    )
+    return Generated(kind, name, target, written, steps, kept_said, kept_answers)
 
 
-def _write(template: Path, context: dict[str, Any], target: Path) -> None:
-    """Generate in a staging directory beside ``target``, then move the result into place.
+def _write(
+    kind: str,
+    template: Path,
+    context: dict[str, Any],
+    target: Path,
+    record: provenance.Provenance | None,
+    *,
+    overwrite_edited: bool,
+) -> tuple[list[str], regeneration.Plan | None]:
+    """Render in a staging directory beside ``target``, record it, then move it into place.
+
+    Return the files written, and how an existing ``target`` was re-generated.
 
     On any failure, the staging directory goes, and so do the directories created for
     ``target``'s parent.
@@ -332,15 +344,69 @@ def _write(template: Path, context: dict[str, Any], target: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=".cliquet-new-", dir=output))
     done = False
     try:
-        staged = _generate(template, context, staging)
-        _move_into_place(staged, target)
+        staged = _cookiecutter(template, context, staging)
+        answers = {k: v for k, v in context.items() if not k.startswith("_")}
+        files = provenance.digests(staged)
+        provenance.write(
+            staged,
+            provenance.Provenance(
+                template=kind, cliquet_version=installed_version(), answers=answers, files=files
+            ),
+        )
+        if not os.path.lexists(target):
+            os.replace(staged, target)
+            done = True
+            return list(files), None
+        steps = regeneration.plan(staged, target, record)
+        written = regeneration.apply(
+            steps, overwrite_edited=overwrite_edited, shown=shown_path(target)
+        )
         done = True
+        return written, steps
     except OSError as e:
         raise click.ClickException(f"Cannot write {target}: {e}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if not done and created is not None:
             shutil.rmtree(created, ignore_errors=True)
+
+
+def _listed(names: list[str], *, limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"
+
+
+def report(generated: Generated) -> str:
+    """What the command prints: what was created, or what a re-generation wrote and kept."""
+    where = shown_path(generated.directory)
+    steps = generated.steps
+    if steps is None:
+        header = f"Created {generated.kind} {generated.name} in {where}\n"
+        return f"{header}\n{next_steps(generated.kind, generated.directory)}"
+    lines = [f"Re-generated {generated.kind} {generated.name} in {where}"]
+    if generated.written:
+        notes = {n: " (new)" for n in steps.created}
+        notes.update({n: " (edited, overwritten)" for n in steps.edited})
+        written = [f"{n}{notes.get(n, '')}" for n in generated.written]
+        lines.append(f"  wrote {_files(len(written))}: {_listed(written)}")
+    else:
+        lines.append("  wrote nothing: every file is as the template renders it")
+    if steps.unchanged:
+        lines.append(f"  left {_files(len(steps.unchanged))} as they were (unchanged)")
+    for value in generated.kept_values:
+        lines.append(f"  kept {value}")
+    if generated.kept_answers:
+        lines.append(f"  kept the recorded answers: {', '.join(generated.kept_answers)}")
+    if steps.others:
+        count = _files(len(steps.others))
+        lines.append(f"  kept {count} not from the template: {_listed(steps.others)}")
+    if steps.dropped:
+        lines.append(f"  left in place, no longer generated: {_listed(steps.dropped)}")
+    return "\n".join(lines)
 
 
 def package_of(directory: Path) -> str | None:

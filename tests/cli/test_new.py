@@ -2,16 +2,17 @@
 
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 
 import click
 import pytest
 from click.testing import CliRunner
 
-from cliquet_cli import render as render_module
 from cliquet_cli.main import cli
 from cliquet_cli.render import available_kinds, next_steps, render, template_dir
 
@@ -111,21 +112,78 @@ def test_name_is_slugged_into_the_package_name(tmp_path):
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
-        ("1abc", "not an identifier"),
+        ("1abc", "starting with a letter"),
         ("my service", "use ASCII letters, digits"),
         ("x-", "use ASCII letters, digits"),
         ("a/b", "use ASCII letters, digits"),
-        ("class", "is a Python keyword"),
-        ("json", "already taken"),
-        ("cliquet", "already taken"),
+        ("café", "use ASCII letters, digits"),
+        ("", "use ASCII letters, digits"),
+        ("class", "a Python keyword"),
+        ("json", "already taken by the standard library"),
+        ("cliquet", "already taken by"),
     ],
 )
 def test_invalid_names_are_refused_and_nothing_is_written(tmp_path, name, reason):
     output = tmp_path / "out"
     result = run("project", name, "--no-input", "-o", str(output))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert reason in result.output
     assert not output.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "package"),
+    [
+        ("project", "test", "test"),  # importable (the standard library's tests), not stdlib
+        ("project", "json", "json"),
+        ("project", "click", "click"),  # installed beside cliquet
+        ("backend", "cli", "cliquet_cli"),
+        ("extension", "cli", "cliquet_cli"),
+    ],
+)
+def test_a_name_shadowing_an_importable_module_is_refused(tmp_path, kind, name, package):
+    result = run(kind, name, "--no-input", "-o", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    (error,) = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert f"Invalid value for NAME: {name!r} becomes the Python package {package!r}" in error
+    assert "already taken" in error
+    assert entries(tmp_path) == []
+
+
+def test_a_package_name_set_to_an_importable_module_is_refused(tmp_path):
+    result = run(
+        "project", "svc", "--no-input", "-o", str(tmp_path), "--set", "package_name=click"
+    )
+    assert result.exit_code == 2
+    assert "'click' is already taken by " in result.output
+    assert entries(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["project", "backend", "extension"])
+@pytest.mark.parametrize("name", ["9lives", "my-$name", "", "café", "two words", "x-", "x.", "_x"])
+def test_every_generator_judges_a_name_alike(tmp_path, kind, name):
+    """One rule for every kind (the backend and extension hooks had rules of their own)."""
+    result = run(kind, name, "--no-input", "-o", str(tmp_path))
+    assert result.exit_code == 2
+    assert f"Invalid value for NAME: {name!r} cannot name a {kind}: use ASCII" in result.output
+    assert entries(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["project", "backend", "extension"])
+def test_generation_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch, kind):
+    """Cookiecutter writes each rendered hook script there and never removes it."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    for _ in range(2):
+        result = run(kind, "riak", "--no-input", "--force", "-o", str(tmp_path / "out"))
+        assert result.exit_code == 0, result.output
+    assert list(scratch.iterdir()) == []
+    assert list(home.iterdir()) == []  # no replay file (~/.cookiecutter_replay) either
 
 
 def test_existing_directory_is_refused_without_force(tmp_path):
@@ -135,18 +193,6 @@ def test_existing_directory_is_refused_without_force(tmp_path):
     assert result.exit_code == 1
     assert "already exists; pass --force" in result.output
     assert entries(tmp_path / "svc") == ["notes.txt"]
-    assert entries(tmp_path) == ["svc"]
-
-
-def test_force_overwrites_the_generated_files_and_keeps_the_others(tmp_path):
-    assert run("project", "svc", "--no-input", "-o", str(tmp_path)).exit_code == 0
-    project = tmp_path / "svc"
-    (project / "notes.txt").write_text("mine")
-    (project / "svc" / "views.py").write_text("changed")
-    result = run("project", "svc", "--no-input", "--force", "-o", str(tmp_path))
-    assert result.exit_code == 0, result.output
-    assert (project / "notes.txt").read_text() == "mine"
-    assert "ArticleSchema" in (project / "svc" / "views.py").read_text()
     assert entries(tmp_path) == ["svc"]
 
 
@@ -173,16 +219,16 @@ def test_set_chooses_template_options(tmp_path):
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ("colour=blue", "has no variable 'colour' (its variables: project_name, package_name"),
+        ("colour=blue", "has no variable 'colour' (its variables: package_name, production_cache"),
         ("production_cache=mysql", "invalid choice; choose one of redis, postgresql"),
         ("project_name=other", "give the project name as the NAME argument"),
-        ("package_name=2pkg", "Invalid package name '2pkg'"),
+        ("package_name=2pkg", "package name '2pkg' is not a Python identifier"),
         ("package_name=os", "'os' is already taken"),
     ],
 )
 def test_bad_set_values_are_refused(tmp_path, option, message):
     result = run("project", "svc", "--no-input", "-o", str(tmp_path), "--set", option)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert message in result.output
     assert entries(tmp_path) == []
 
@@ -194,26 +240,85 @@ def test_set_needs_key_equals_value(tmp_path):
 
 
 def test_prompts_by_default(tmp_path):
-    # Name kept, package name changed, second cache choice.
-    result = run("project", "svc", "-o", str(tmp_path), input="\nsvc_api\n2\n")
+    # Package name changed, second cache choice; the NAME argument is not asked again.
+    result = run("project", "svc", "-o", str(tmp_path), input="svc_api\n2\n")
     assert result.exit_code == 0, result.output
-    assert "Project name" in result.output
+    assert "Python package name" in result.output
+    assert "Project name" not in result.output
+    assert entries(tmp_path) == ["svc"]
     assert (tmp_path / "svc" / "svc_api" / "views.py").is_file()
     assert "cliquet.cache.postgresql" in (tmp_path / "svc" / "production.ini").read_text()
 
 
-def test_a_name_typed_at_the_prompt_is_validated(tmp_path):
-    result = run("project", "svc", "-o", str(tmp_path), input="9lives\n\n\n")
-    assert result.exit_code == 1
-    assert "Invalid project name '9lives'" in result.output
-    assert entries(tmp_path) == []
+def test_a_choice_may_be_answered_by_its_value(tmp_path):
+    result = run("project", "svc", "-o", str(tmp_path), input="\npostgresql\n")
+    assert result.exit_code == 0, result.output
+    assert "cliquet.cache.postgresql" in (tmp_path / "svc" / "production.ini").read_text()
+
+
+def test_an_answer_typed_at_a_prompt_is_validated_and_asked_again(tmp_path):
+    result = run("project", "svc", "-o", str(tmp_path), input="2pkg\nos\nsvc_api\n\n")
+    assert result.exit_code == 0, result.output
+    assert "package name '2pkg' is not a Python identifier" in result.output
+    assert "'os' is already taken" in result.output
+    assert (tmp_path / "svc" / "svc_api" / "views.py").is_file()
+
+
+def test_name_and_kind_given_on_the_command_line_are_not_asked_again(tmp_path):
+    # The issue's session: the blank line and the "2" once chose the name and the kind.
+    result = run("backend", "kk", "--kind", "cache", "-o", str(tmp_path), input="\n2\n\n\n\n\n")
+    assert result.exit_code == 0, result.output
+    assert entries(tmp_path) == ["cliquet-kk"]
+    assert entries(tmp_path / "cliquet-kk" / "cliquet_kk") == ["__init__.py", "cache.py"]
+    assert "Backend name" not in result.output
+    assert "contract" not in result.output
+
+
+def test_set_values_are_not_asked_again(tmp_path):
+    result = run(
+        "project", "svc", "-o", str(tmp_path), "--set", "production_cache=postgresql", input="\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Cache of production.ini" not in result.output
+    assert "cliquet.cache.postgresql" in (tmp_path / "svc" / "production.ini").read_text()
+
+
+@pytest.mark.parametrize(("kind", "options"), [("backend", []), ("extension", [])])
+def test_backend_and_extension_prompts_read_as_sentences(tmp_path, kind, options):
+    result = run(kind, "riak", "-o", str(tmp_path), *options, input="\n" * 10)
+    assert result.exit_code == 0, result.output
+    prompts = result.output.split("Created", 1)[0]
+    assert "Python package name" in prompts
+    for key in json.loads((template_dir(kind) / "cookiecutter.json").read_text()):
+        assert key not in prompts, key
+
+
+@pytest.mark.parametrize("kind", ["project", "backend", "extension"])
+def test_help_lists_the_set_keys_with_their_defaults_and_choices(kind):
+    result = run(kind, "--help")
+    assert result.exit_code == 0
+    flat = " ".join(result.output.split())
+    variables = json.loads((template_dir(kind) / "cookiecutter.json").read_text())
+    for key, default in variables.items():
+        if key.startswith("_") or key == f"{kind}_name":
+            continue
+        assert re.search(rf"^ +{key} ", result.output, re.MULTILINE), key
+        if isinstance(default, list):
+            assert f"[one of {', '.join(default)}; default: {default[0]}]" in flat
+        elif "{{" not in default:
+            assert f"[default: {default}]" in flat
+
+
+def test_help_shows_a_derived_default_by_example():
+    flat = " ".join(run("backend", "--help").output.split())
+    assert "[default: derived from NAME, e.g. cliquet_my_name for NAME my-name]" in flat
 
 
 def test_existing_directory_is_refused_before_prompting(tmp_path):
     (tmp_path / "svc").mkdir()
     result = run("project", "svc", "-o", str(tmp_path), input="")
     assert result.exit_code == 1
-    assert "Project name" not in result.output
+    assert "Python package name" not in result.output
 
 
 def test_the_template_does_not_print_next_steps_twice(tmp_path, capfd):
@@ -222,20 +327,6 @@ def test_the_template_does_not_print_next_steps_twice(tmp_path, capfd):
 
 
 # --- generic templates, failures ----------------------------------------------------------
-
-
-@pytest.fixture
-def widget_templates(tmp_path, monkeypatch):
-    """A templates directory with one ``widget`` kind; tests may break it."""
-    root = tmp_path / "templates"
-    template = root / "widget"
-    (template / "{{cookiecutter.widget_name}}").mkdir(parents=True)
-    (template / "cookiecutter.json").write_text(json.dumps({"widget_name": "w", "size": "1"}))
-    (template / "{{cookiecutter.widget_name}}" / "size.txt").write_text(
-        "{{ cookiecutter.size }}\n"
-    )
-    monkeypatch.setattr(render_module, "_templates_root", lambda: root)
-    return template
 
 
 def test_any_kind_of_template_renders(widget_templates, tmp_path):

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from cookiecutter.exceptions import FailedHookException
 from packaging.requirements import Requirement
 
 import cliquet
@@ -164,19 +163,4 @@ def test_baked_tests_pass(request, which):
     assert "skipped" not in completed.stdout
 
 
-# Validation.
-
-
-@pytest.mark.parametrize("name", ["9lives", "my-$name", "", "café", "two words"])
-def test_bad_name_fails_with_a_clear_message(cookies, tmpdir, capfd, name):
-    result = cookies.bake(template=str(TEMPLATE), extra_context={"extension_name": name})
-    assert isinstance(result.exception, FailedHookException)
-    assert f"Invalid extension name {name!r}" in capfd.readouterr().err
-    assert list(Path(tmpdir, "cookies", "bake00").iterdir()) == []
-
-
-def test_name_taken_by_an_importable_package_fails(cookies, capfd):
-    # cliquet_cli is cliquet's own command-line package.
-    result = cookies.bake(template=str(TEMPLATE), extra_context={"extension_name": "cli"})
-    assert isinstance(result.exception, FailedHookException)
-    assert "'cliquet_cli' is already taken" in capfd.readouterr().err
+# Names and options are checked by `cliquet new` before rendering (tests/cli/test_new.py).

@@ -1,0 +1,100 @@
+"""``.cliquet.json``: what a generated package was generated from, and what was written.
+
+Every ``cliquet new`` records, at the root of the package it writes, the template's kind, the
+cliquet version that rendered it, the answers (public variables only: never a secret) and a
+content hash of each file written. Re-generation reads it back: the answers become the
+defaults, and a file whose hash differs from the recorded one was edited since. The file is
+meant to be committed with the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["FILENAME", "Provenance", "digest", "digests", "files_under", "read", "write"]
+
+FILENAME = ".cliquet.json"
+# Bumped when the layout below changes, so that a later cliquet can read older records.
+FORMAT = 1
+# Never part of a package's own files: tools' caches and virtualenvs.
+_SKIPPED_DIRECTORIES = frozenset(
+    {".git", ".hg", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The record of one generation."""
+
+    template: str
+    cliquet_version: str
+    answers: dict[str, Any]
+    files: dict[str, str] = field(default_factory=dict)
+    format: int = FORMAT
+
+
+def digest(path: Path) -> str:
+    """The content hash recorded for a file: ``sha256:<hex>`` of its bytes."""
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def files_under(directory: Path) -> Iterator[str]:
+    """The files of a package directory, as POSIX paths relative to it, sorted.
+
+    Leaves out the record itself, version-control and cache directories, virtualenvs and
+    ``*.egg-info``: what tools make, never what the user or a template writes.
+    """
+    for path in sorted(directory.rglob("*")):
+        parts = path.relative_to(directory).parts
+        if any(p in _SKIPPED_DIRECTORIES or p.endswith(".egg-info") for p in parts[:-1]):
+            continue
+        if path.is_file() and parts != (FILENAME,):
+            yield path.relative_to(directory).as_posix()
+
+
+def digests(directory: Path) -> dict[str, str]:
+    """The hash of every file of a freshly rendered package directory."""
+    return {name: digest(directory / name) for name in files_under(directory)}
+
+
+def read(directory: Path) -> Provenance | None:
+    """The record of ``directory`` (None: it has none).
+
+    :raises click.ClickException: a record cliquet cannot read, naming the file.
+    """
+    path = directory / FILENAME
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        record = Provenance(
+            template=str(data["template"]),
+            cliquet_version=str(data["cliquet_version"]),
+            answers=dict(data["answers"]),
+            files={str(k): str(v) for k, v in dict(data["files"]).items()},
+            format=int(data.get("format", FORMAT)),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise click.ClickException(
+            f"{path} is not a record cliquet can read ({type(e).__name__}: {e}); restore it "
+            "from version control, or remove it (every file that differs from the template "
+            "then counts as edited)."
+        ) from None
+    if record.format > FORMAT:
+        raise click.ClickException(
+            f"{path} was written by a newer cliquet (format {record.format}); upgrade cliquet."
+        )
+    return record
+
+
+def write(directory: Path, record: Provenance) -> None:
+    """Write ``record`` as ``directory``'s ``.cliquet.json`` (stable order, for diffs)."""
+    text = json.dumps(asdict(record), indent=2, sort_keys=True, ensure_ascii=False)
+    (directory / FILENAME).write_text(text + "\n", encoding="utf-8")

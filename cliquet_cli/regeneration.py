@@ -1,0 +1,119 @@
+"""Re-generation into an existing package directory (``cliquet new ... --force``).
+
+A fresh render, made elsewhere, is compared file by file with the directory, using the
+directory's ``.cliquet.json`` (:mod:`cliquet_cli.provenance`) to tell a file the user edited
+from one cliquet wrote: identical files are left alone, missing ones written, unedited ones
+replaced. A file that was edited since it was generated, or that no record vouches for, is
+replaced only when asked (``--overwrite-edited``); otherwise nothing at all is written. Files
+that are not the template's are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from cliquet_cli import provenance
+from cliquet_cli.provenance import Provenance
+
+__all__ = ["Plan", "apply", "plan"]
+
+
+@dataclass
+class Plan:
+    """What re-generating ``target`` from ``staged`` does, file by file (POSIX paths)."""
+
+    staged: Path
+    target: Path
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    edited: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    # In the directory, not in the render: the user's files, and those the template dropped.
+    others: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def to_write(self, *, overwrite_edited: bool) -> list[str]:
+        return self.created + self.updated + (self.edited if overwrite_edited else [])
+
+
+def plan(staged: Path, target: Path, record: Provenance | None) -> Plan:
+    """Compare the render in ``staged`` with the package directory ``target``.
+
+    :param record: ``target``'s record (None: no file of it counts as unedited).
+    :raises click.ClickException: a path the template writes a file to is a directory, or
+        the other way round.
+    """
+    result = Plan(staged, target)
+    recorded = record.files if record is not None else {}
+    rendered = set(provenance.files_under(staged))
+    for name in sorted(rendered):
+        path = target / name
+        if not os.path.lexists(path):
+            blocking = next((p for p in path.parents if p.is_file()), None)
+            if blocking is not None and blocking.is_relative_to(target):
+                raise click.ClickException(
+                    f"{blocking} is a file; the template writes a directory there. Nothing "
+                    "was written."
+                )
+            result.created.append(name)
+        elif path.is_dir() or path.is_symlink():
+            raise click.ClickException(
+                f"{path} is a {'directory' if path.is_dir() else 'symbolic link'}; the "
+                "template writes a file there. Nothing was written."
+            )
+        elif path.read_bytes() == (staged / name).read_bytes():
+            result.unchanged.append(name)
+        elif recorded.get(name) == provenance.digest(path):
+            result.updated.append(name)
+        else:
+            result.edited.append(name)
+    for name in provenance.files_under(target):
+        if name not in rendered:
+            (result.dropped if name in recorded else result.others).append(name)
+    return result
+
+
+def apply(steps: Plan, *, overwrite_edited: bool, shown: str | None = None) -> list[str]:
+    """Write what ``steps`` says, then the new record; return the files written.
+
+    Every new file is first copied beside its destination, then all are renamed into place:
+    a failure while copying (disk full...) leaves the directory as it was.
+
+    :param shown: how to name the directory to the user (default: its path).
+    :raises click.ClickException: edited files without ``overwrite_edited`` (nothing is
+        written), or a write that failed.
+    """
+    if steps.edited and not overwrite_edited:
+        edited = ", ".join(steps.edited)
+        raise click.ClickException(
+            f"{shown or steps.target} has files edited since they were generated: {edited}. "
+            "Nothing was written: pass --overwrite-edited to replace them with the template's "
+            "(the edits are lost), or generate elsewhere (-o) and merge by hand."
+        )
+    names = steps.to_write(overwrite_edited=overwrite_edited)
+    record = steps.target / provenance.FILENAME
+    new_record = (steps.staged / provenance.FILENAME).read_bytes()
+    if not record.is_file() or record.read_bytes() != new_record:
+        names = [*names, provenance.FILENAME]
+    copies: list[tuple[Path, Path]] = []
+    try:
+        for name in names:
+            destination = steps.target / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            copy = destination.with_name(f".{destination.name}.cliquet-new")
+            shutil.copy2(steps.staged / name, copy)
+            copies.append((copy, destination))
+        for copy, destination in copies:
+            os.replace(copy, destination)
+    except OSError as e:
+        raise click.ClickException(f"Cannot write {steps.target}: {e}") from None
+    finally:
+        for copy, _ in copies:
+            if copy.exists():
+                copy.unlink()
+    return [n for n in names if n != provenance.FILENAME]
