@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from pyramid.events import NewRequest
 from pyramid.exceptions import ConfigurationError
@@ -22,8 +23,10 @@ from pyramid.httpexceptions import (
     HTTPMethodNotAllowed,
     HTTPNotAcceptable,
     HTTPRequestEntityTooLarge,
+    HTTPTemporaryRedirect,
     HTTPUnsupportedMediaType,
 )
+from pyramid.interfaces import IRoutesMapper
 
 from cliquet.cache import CacheBase
 from cliquet.errors import ERRORS, http_error
@@ -41,6 +44,7 @@ __all__ = [
     "setup_request_checks",
     "setup_response_headers",
     "setup_public_url",
+    "setup_trailing_slash_redirect",
     "EXPOSED_HEADERS",
 ]
 
@@ -86,6 +90,10 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _ORIGIN_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT")
 
 _LOADER_EXPECTED = "a module with a load_from_config(config) function"
+
+# What stays as is when a decoded path is percent-encoded again for a Location (RFC 3986
+# pchar and "/"): a decoded CR, LF or "?" must not reach the header or become a query.
+_PATH_SAFE = "/~!$&'()*+,;=:@"
 
 
 def _resolve(config: Any, setting: str, value: Any, expected: str) -> Any:
@@ -397,6 +405,45 @@ def setup_public_url(config: Any) -> None:
         elif scheme and not re.search(r":[0-9]+$", environ.get("HTTP_HOST", "")):
             # The port the server listens on is not the public one.
             environ["SERVER_PORT"] = _DEFAULT_PORTS[scheme]
+
+    config.add_subscriber(on_new_request, NewRequest)
+
+
+def setup_trailing_slash_redirect(config: Any) -> None:
+    """Redirect a path with trailing slashes (``/v1/articles/``) to its route without them.
+
+    Only a path that no route matches, and that one matches once stripped, is redirected: the
+    hello view keeps ``/v1/``, and a path that is nowhere stays a JSON 404. The answer is a
+    307 whatever the method: it keeps a write's method and body (a 301 or 302 may turn a
+    POST into a GET), and it is not remembered as a permanent move. The ``Location`` is
+    absolute, on the public URL of :func:`setup_public_url` (a step before this one), the
+    query string kept: a path such as ``//host/`` can never make it point elsewhere.
+    """
+    public_host: str = config.get_settings()["cliquet.http_host"]
+
+    def on_new_request(event: NewRequest) -> None:
+        request = event.request
+        if not request.environ.get("PATH_INFO", "").endswith("/"):
+            return
+        try:
+            path = request.path_info
+        except UnicodeDecodeError:
+            return  # not UTF-8: the router refuses it
+        stripped = path.rstrip("/")
+        mapper = request.registry.queryUtility(IRoutesMapper)
+        if not stripped or mapper is None:
+            return
+        routes = mapper.get_routes()
+        if any(route.match(path) is not None for route in routes):
+            return
+        if not any(route.match(stripped) is not None for route in routes):
+            return
+        if not public_host:
+            _check_host(request)  # the Location is built on it
+        location = request.application_url + quote(stripped, safe=_PATH_SAFE)
+        if request.query_string:
+            location = f"{location}?{request.query_string}"
+        raise HTTPTemporaryRedirect(location)
 
     config.add_subscriber(on_new_request, NewRequest)
 

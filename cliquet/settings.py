@@ -42,6 +42,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "cliquet.initialization.setup_public_url",
         "cliquet.initialization.setup_response_headers",
         "cliquet.initialization.setup_request_checks",
+        "cliquet.initialization.setup_trailing_slash_redirect",
         "cliquet.logs.setup_logging",
         "cliquet.initialization.setup_storage",
         "cliquet.initialization.setup_cache",

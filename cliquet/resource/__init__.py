@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import email.utils
+from dataclasses import replace
 from typing import Any
 
 from pyramid import httpexceptions
@@ -32,7 +33,7 @@ from cliquet.authorization import (
 )
 from cliquet.errors import ERRORS, http_error, raise_invalid
 from cliquet.events import ACTIONS, notify_resource_event
-from cliquet.resource import querystring
+from cliquet.resource import preconditions, querystring
 from cliquet.resource.ids import UUID4, IdGenerator
 from cliquet.resource.json_patch import JSONPatchError, apply_json_patch
 from cliquet.resource.model import Model
@@ -148,9 +149,9 @@ class UserResource:
     # Collection --------------------------------------------------------------------------
 
     def collection_get(self) -> dict[str, Any]:
+        self._preconditions()
         timestamp = self.model.timestamp()
-        self._raise_304_if_not_modified(timestamp)
-        self._raise_412_if_modified(None, collection_timestamp=timestamp)
+        self._check_preconditions(timestamp)
         query = self._query()
         filters = query.filters + self._visibility_filters()
         pagination_rules = []
@@ -175,8 +176,14 @@ class UserResource:
         return {"data": [self._shape(r, query.fields) for r in records]}
 
     def collection_post(self) -> dict[str, Any]:
+        conditions = self._preconditions()
+        # If-None-Match: * is "create only": about the record of the posted id, not the list.
+        create_only = conditions.if_none_match is not None and conditions.if_none_match.any
         self.model.lock()
-        self._raise_412_if_modified(None, collection_timestamp=self.model.timestamp())
+        self._check_preconditions(
+            self.model.timestamp(),
+            conditions=replace(conditions, if_none_match=None) if create_only else conditions,
+        )
         body = self._body()
         new = body["data"]
         record_id = new.get("id")
@@ -187,7 +194,7 @@ class UserResource:
                 # The id is taken: only those who may read that record learn anything of it.
                 if not self._may_read(record_id):
                     raise httpexceptions.HTTPForbidden()
-                if self.request.headers.get("If-None-Match") == "*":
+                if create_only:
                     self._raise_412(existing)
                 self._add_timestamp_headers(existing["last_modified"])
                 return self._record_body(existing)
@@ -203,8 +210,9 @@ class UserResource:
         return self._record_body(created)
 
     def collection_delete(self) -> dict[str, Any]:
+        self._preconditions()
         self.model.lock()
-        self._raise_412_if_modified(None, collection_timestamp=self.model.timestamp())
+        self._check_preconditions(self.model.timestamp())
         query = self._query()
         filters = [f for f in query.filters if f.field != "last_modified" or f.value is not None]
         filters += self._visibility_filters(action="write")
@@ -219,10 +227,10 @@ class UserResource:
     # Record ------------------------------------------------------------------------------
 
     def get(self) -> dict[str, Any]:
+        self._preconditions()
         record = self._get_or_404()
         self._authorize_read(record["id"])
-        self._raise_304_if_not_modified(record["last_modified"])
-        self._raise_412_if_modified(record)
+        self._check_preconditions(record["last_modified"], record=record)
         self._add_timestamp_headers(record["last_modified"])
         fields = self._query_fields()
         body = self._record_body(record)
@@ -230,11 +238,13 @@ class UserResource:
         return body
 
     def put(self) -> dict[str, Any]:
+        self._preconditions()
         self.model.lock()
         record_id = self._record_id()
         existing = self._fetch(record_id)
         self._authorize_write(record_id, existing, creating=True)
-        self._raise_412_if_modified(existing)
+        timestamp = None if existing is None else existing["last_modified"]
+        self._check_preconditions(timestamp, record=existing)
         body = self._body()
         new = body["data"]
         if new.get("id", record_id) != record_id:
@@ -256,9 +266,10 @@ class UserResource:
         return self._record_body(stored)
 
     def patch(self) -> dict[str, Any]:
+        self._preconditions()
         self.model.lock()
         existing = self._fetch_for_write()
-        self._raise_412_if_modified(existing)
+        self._check_preconditions(existing["last_modified"], record=existing)
         content_type = (self.request.content_type or "").lower()
         if content_type == _JSON_PATCH:
             body = self._json_patched(existing)
@@ -291,9 +302,10 @@ class UserResource:
         return self._record_body(stored)
 
     def delete(self) -> dict[str, Any]:
+        self._preconditions()
         self.model.lock()
         existing = self._fetch_for_write()
-        self._raise_412_if_modified(existing)
+        self._check_preconditions(existing["last_modified"], record=existing)
         tombstone = self.model.delete_record(existing)
         self._delete_permissions([existing["id"]])
         self._notify(
@@ -534,59 +546,55 @@ class UserResource:
                 details=details,
             ) from None
 
-    def _add_timestamp_headers(self, timestamp: int) -> None:
-        headers = self.request.response.headers
+    def _add_timestamp_headers(self, timestamp: int, headers: Any = None) -> None:
+        """Date an answer (the view's, or the ``headers`` of a raised one) with ``timestamp``."""
+        if headers is None:
+            headers = self.request.response.headers
         headers["ETag"] = f'"{timestamp}"'
         headers["Last-Modified"] = _http_date(timestamp)
 
-    def _parse_etag(self, header: str) -> int:
-        value = self.request.headers[header].strip()
-        if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
-            value = value[1:-1]
-        try:
-            return int(value)
-        except ValueError:
-            raise_invalid(
-                location="header", name=header, description='Must be "<timestamp>" or *.'
-            )
-            raise
+    def _preconditions(self) -> preconditions.Preconditions:
+        """The request's ``If-Match`` / ``If-None-Match``, read once; every view reads them
+        before any record, so that a malformed one is a 400 whether or not the record exists."""
+        parsed: preconditions.Preconditions | None = getattr(self, "_parsed_preconditions", None)
+        if parsed is None:
+            parsed = preconditions.read_preconditions(self.request.headers)
+            self._parsed_preconditions = parsed
+        return parsed
 
-    def _raise_304_if_not_modified(self, timestamp: int) -> None:
-        value = self.request.headers.get("If-None-Match")
-        if value and value != "*" and self._parse_etag("If-None-Match") == timestamp:
+    def _check_preconditions(
+        self,
+        timestamp: int | None,
+        *,
+        record: dict[str, Any] | None = None,
+        conditions: preconditions.Preconditions | None = None,
+    ) -> None:
+        """304 or 412 as the preconditions decide for the target whose ETag is ``timestamp``
+        (the ``record``'s, or the collection's; None: the record does not exist)."""
+        conditions = conditions or self._preconditions()
+        safe = self.request.method in ("GET", "HEAD")
+        outcome = conditions.evaluate(timestamp, safe=safe)
+        if outcome is preconditions.Outcome.NOT_MODIFIED and timestamp is not None:
             response = httpexceptions.HTTPNotModified()
-            response.headers["ETag"] = f'"{timestamp}"'
+            self._add_timestamp_headers(timestamp, response.headers)
             raise response
+        if outcome is preconditions.Outcome.FAILED:
+            self._raise_412(record)
 
     def _raise_412(self, existing: dict[str, Any] | None) -> None:
+        """412, dated by the record, or by the collection when there is no record (or none
+        the user may read): when anything in it last changed, its deletion included."""
         if existing is not None and not self._may_read(existing["id"]):
             existing = None
-        raise http_error(
+        response = http_error(
             httpexceptions.HTTPPreconditionFailed(),
             errno=ERRORS.MODIFIED_MEANWHILE,
             message="Resource was modified meanwhile",
             details={"existing": existing} if existing else None,
         )
-
-    def _raise_412_if_modified(
-        self, record: dict[str, Any] | None, *, collection_timestamp: int | None = None
-    ) -> None:
-        """Check ``If-Match`` / ``If-None-Match`` against the record (or the collection)."""
-        headers = self.request.headers
-        is_collection = collection_timestamp is not None
-        current = collection_timestamp if is_collection else (record or {}).get("last_modified")
-        if "If-Match" in headers:
-            if headers["If-Match"].strip() == "*":
-                if not is_collection and record is None:
-                    self._raise_412(None)
-            elif current is None or self._parse_etag("If-Match") != current:
-                self._raise_412(record)
-        if "If-None-Match" in headers and self.request.method != "GET":
-            if headers["If-None-Match"].strip() == "*":
-                if record is not None:
-                    self._raise_412(record)
-            elif current is not None and self._parse_etag("If-None-Match") == current:
-                self._raise_412(record)
+        timestamp = existing["last_modified"] if existing else self.model.timestamp()
+        self._add_timestamp_headers(timestamp, response.headers)
+        raise response
 
     def _notify(self, action: ACTIONS, impacted: list[dict[str, Any]], timestamp: int) -> None:
         matchdict = dict(self.request.matchdict or {})

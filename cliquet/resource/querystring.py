@@ -51,8 +51,10 @@ _PREFIXES = (
 )
 
 _RESERVED = {"_limit", "_sort", "_token", "_since", "_before", "_fields"}
-# jQuery's cache-buster; harmless.
-_IGNORED = {"_"}
+# Cache-busters, harmless: jQuery's, and the one Kinto's JavaScript client sends.
+_IGNORED = {"_", "_expected"}
+# A sync bound as an ETag quotes it (``_since="123"``, copied from the header).
+_QUOTED_TIMESTAMP = re.compile(r'"([0-9]+)"')
 
 _MISSING = object()
 
@@ -158,6 +160,18 @@ def _integer(param: str, raw: str) -> int:
     return value
 
 
+def _sync_bound(param: str, raw: str) -> int:
+    """``_since`` / ``_before``: a timestamp, bare (``123``) or quoted as an ETag (``"123"``)."""
+    quoted = _QUOTED_TIMESTAMP.fullmatch(raw)
+    if quoted is None and raw.startswith('"'):
+        raise_invalid(
+            location="querystring",
+            name=param,
+            description='Must be an integer, or one quoted as an ETag ("123").',
+        )
+    return _integer(param, quoted.group(1) if quoted else raw)
+
+
 def _filter_value(
     param: str, name: str, operator: COMPARISON, raw: str, limits: Limits
 ) -> Any:
@@ -257,7 +271,8 @@ def parse_query(
 
     for param, operator in (("_since", COMPARISON.GT), ("_before", COMPARISON.LT)):
         if param in params:
-            query.filters.append(Filter("last_modified", _integer(param, params[param]), operator))
+            bound = _sync_bound(param, params[param])
+            query.filters.append(Filter("last_modified", bound, operator))
             query.include_deleted = True
 
     query.sorting = _parse_sort(params["_sort"], known_field, limits) if "_sort" in params else []

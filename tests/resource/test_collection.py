@@ -574,7 +574,7 @@ def test_since_sees_tombstones_of_collection_delete(app, alice, history):
 
 
 @pytest.mark.parametrize("param", ["_since", "_before"])
-@pytest.mark.parametrize("value", ["abc", "1.5", "", "true", "null", '"123"'])
+@pytest.mark.parametrize("value", ["abc", "1.5", "", "true", "null", '"abc"'])
 def test_bad_since_and_before_are_400(app, alice, param, value):
     response = listing(app, alice, f"{param}={value}", expect_errors=True)
     assert_invalid(response, location="querystring", name=param)
