@@ -155,9 +155,14 @@ class UserResource:
         query = self._query()
         filters = query.filters + self._visibility_filters()
         pagination_rules = []
+        # A walk's first page answers the collection timestamp; later pages keep it.
+        walk_start = timestamp
         if query.token is not None:
-            last = querystring.decode_token(self._secret(), self._scope(), query.token)
-            pagination_rules = querystring.build_pagination_rules(query.sorting, last)
+            page = querystring.decode_token(self._secret(), self._scope(), query.token)
+            walk_start = page.until
+            pagination_rules = querystring.build_pagination_rules(
+                query.sorting, page.last_record, until=page.until
+            )
         limit = query.limit
         records, total = self.model.get_records(
             filters=filters,
@@ -169,7 +174,7 @@ class UserResource:
         headers = self.request.response.headers
         if limit is not None and len(records) > limit:
             records = records[:limit]
-            headers["Next-Page"] = self._next_page(query, records[-1])
+            headers["Next-Page"] = self._next_page(query, records[-1], walk_start)
         records = self._still_readable(records, timestamp)
         headers["Total-Records"] = str(total)
         self._add_timestamp_headers(timestamp)
@@ -357,14 +362,16 @@ class UserResource:
             return None
         return self._query().fields
 
-    def _next_page(self, query: querystring.Query, last: dict[str, Any]) -> str:
+    def _next_page(self, query: querystring.Query, last: dict[str, Any], until: int) -> str:
         values = {s.field: querystring.extract_field(last, s.field) for s in query.sorting}
-        token = querystring.encode_token(self._secret(), self._scope(), values)
+        page = querystring.PageToken(values, until)
+        token = querystring.encode_token(self._secret(), self._scope(), page)
         params = [(k, v) for k, v in self.request.GET.items() if k != "_token"]
         params.append(("_token", token))
         from urllib.parse import urlencode
 
-        return f"{self.request.application_url}{self.request.path}?{urlencode(params)}"
+        # path_url: the mount path (SCRIPT_NAME) once, then the route's path.
+        return f"{self.request.path_url}?{urlencode(params)}"
 
     def _shape(self, record: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
         if not fields or record.get("deleted"):

@@ -2,8 +2,9 @@
 
 Every bad value is refused (400 errno 107 naming the parameter), never ignored nor left to
 fail deeper down. Page tokens carry the sort values of the last record served (keyset
-pagination: a page costs the same whatever its depth, and concurrent inserts neither shift
-nor repeat records) and are signed for the user and the query that made them.
+pagination: a page costs the same whatever its depth) and the first page's timestamp (later
+pages leave out what was written since, so that nothing comes twice), and are signed for the
+user and the query that made them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "undecodable_parameter",
     "parse_query",
     "build_pagination_rules",
+    "PageToken",
     "encode_token",
     "decode_token",
     "extract_field",
@@ -275,10 +277,14 @@ def parse_query(
             query.filters.append(Filter("last_modified", bound, operator))
             query.include_deleted = True
 
-    query.sorting = _parse_sort(params["_sort"], known_field, limits) if "_sort" in params else []
-    if not any(s.field == "last_modified" for s in query.sorting):
-        # Timestamps are unique in a collection: a total order, and a default one.
-        query.sorting.append(Sort("last_modified", -1))
+    if "_sort" in params:
+        query.sorting = _parse_sort(params["_sort"], known_field, limits)
+    else:
+        query.sorting = [Sort("last_modified", -1)]
+    if not any(s.field in ("id", "last_modified") for s in query.sorting):
+        # Ties broken by what no write changes (timestamps, also unique, move on each write):
+        # editing a record keeps its place, so a walk's cursor stays where it was.
+        query.sorting.append(Sort("id", 1))
 
     limit = default_limit or max_limit
     if "_limit" in params:
@@ -298,11 +304,13 @@ def parse_query(
 
 
 def build_pagination_rules(
-    sorting: Sequence[Sort], last_record: Mapping[str, Any]
+    sorting: Sequence[Sort], last_record: Mapping[str, Any], *, until: int | None = None
 ) -> list[list[Filter]]:
     """Filters (OR of ANDs) selecting what comes strictly after ``last_record`` in ``sorting``.
 
-    Missing and null values sort first, as the storage orders them.
+    Missing and null values sort first, as the storage orders them. With ``until`` (the
+    walk's first timestamp), records written since are left out: a write may have moved
+    one from before the cursor to after it, and it must not come twice.
     """
     rules: list[list[Filter]] = []
     for i, sort in enumerate(sorting):
@@ -322,6 +330,9 @@ def build_pagination_rules(
         elif value is not None:
             rules.append([*same, Filter(sort.field, value, COMPARISON.LT)])
             rules.append([*same, Filter(sort.field, False, COMPARISON.HAS)])
+    if until is not None:
+        bound = Filter("last_modified", until, COMPARISON.MAX)
+        rules = [[*rule, bound] for rule in rules]
     return rules
 
 
@@ -336,24 +347,35 @@ def query_scope(params: Mapping[str, str], userid: str | None, collection: str) 
     return json.dumps([userid, collection, kept])
 
 
-def encode_token(secret: str, scope: str, last_record: Mapping[str, Any]) -> str:
-    data = json.dumps(dict(last_record), sort_keys=True, separators=(",", ":"))
+@dataclass(frozen=True)
+class PageToken:
+    """Where a walk is: the sort values of the last record served (``last_record``), and
+    the collection timestamp its first page answered (``until``, that page's ETag)."""
+
+    last_record: dict[str, Any]
+    until: int
+
+
+def encode_token(secret: str, scope: str, page: PageToken) -> str:
+    payload = {"last": page.last_record, "until": page.until}
+    data = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     encoded = base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
     return f"{encoded}.{_signature(secret, scope, data)}"
 
 
-def decode_token(secret: str, scope: str, token: str) -> dict[str, Any]:
-    """The last record's sort values; 400 errno 107 if the token is forged or foreign."""
+def decode_token(secret: str, scope: str, token: str) -> PageToken:
+    """The walk a token continues; 400 errno 107 if the token is forged or foreign."""
     try:
         encoded, signature = token.split(".")
         data = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
         if not hmac.compare_digest(signature, _signature(secret, scope, data)):
             raise ValueError("bad signature")
-        last_record = json.loads(data)
-        if not isinstance(last_record, dict):
-            raise ValueError("not an object")
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        payload = json.loads(data)
+        last, until = payload["last"], payload["until"]
+        if not isinstance(last, dict) or type(until) is not int:
+            raise ValueError("not a page token")
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
         raise_invalid(
             location="querystring", name="_token", description="Invalid or expired token."
         )
-    return last_record
+    return PageToken(last, until)

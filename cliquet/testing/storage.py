@@ -29,6 +29,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from typing import Any
@@ -86,6 +87,41 @@ def _ids(records: list[dict[str, Any]]) -> list[str]:
 
 def _increasing(values: list[int]) -> bool:
     return all(a < b for a, b in pairwise(values))
+
+
+def _walk_groups(
+    storage: StorageBase,
+    tie: Sort,
+    *,
+    limit: int,
+    between_pages: Callable[[int], None] | None = None,
+) -> tuple[list[str], list[int]]:
+    """Page through the records sorted on ``group`` then ``tie`` with keyset rules; returns
+    the ids served and each page's count. ``between_pages(served)`` runs after each page."""
+    sorting = [Sort("group", 1), tie]
+    beyond = COMPARISON.GT if tie.direction == 1 else COMPARISON.LT
+    seen: list[str] = []
+    counts: list[int] = []
+    rules = None
+    for _ in range(1000):
+        page, count = storage.get_all(
+            CID, PID, sorting=sorting, pagination_rules=rules, limit=limit
+        )
+        counts.append(count)
+        if not page:
+            break
+        seen.extend(_ids(page))
+        last = page[-1]
+        if between_pages is not None:
+            between_pages(len(seen))
+        rules = [
+            [Filter("group", last["group"], COMPARISON.GT)],
+            [
+                Filter("group", last["group"], COMPARISON.EQ),
+                Filter(tie.field, last[tie.field], beyond),
+            ],
+        ]
+    return seen, counts
 
 
 def _names(records: list[dict[str, Any]]) -> list[str]:
@@ -627,26 +663,27 @@ class StorageTest:
 
     def test_keyset_pagination_returns_each_record_once(self, storage: StorageBase) -> None:
         expected = {self._create(storage, group=n % 5)["id"] for n in range(100)}
-        sorting = [Sort("group", 1), Sort("last_modified", -1)]
-        seen: list[str] = []
-        rules = None
-        for _ in range(30):
-            page, count = storage.get_all(
-                CID, PID, sorting=sorting, pagination_rules=rules, limit=7
-            )
-            assert count == 100
-            if not page:
-                break
-            seen.extend(_ids(page))
-            last = page[-1]
-            rules = [
-                [Filter("group", last["group"], COMPARISON.GT)],
-                [
-                    Filter("group", last["group"], COMPARISON.EQ),
-                    Filter("last_modified", last["last_modified"], COMPARISON.LT),
-                ],
-            ]
+        tie = Sort("last_modified", -1)
+        seen, counts = _walk_groups(storage, tie, limit=7)
+        assert set(counts) == {100}
         assert len(seen) == 100 and set(seen) == expected
+        assert seen == _ids(_list(storage, sorting=[Sort("group", 1), tie]))
+
+    def test_keyset_on_a_field_then_the_id_stays_put_under_updates(
+        self, storage: StorageBase
+    ) -> None:
+        # How resources page a sort with ties: (field, id), so that updating a record that
+        # keeps its field value moves it neither before nor after the cursor.
+        expected = {self._create(storage, group=n % 3)["id"] for n in range(30)}
+        tie = Sort("id", 1)
+        sorting = [Sort("group", 1), tie]
+
+        def update_some(served: int) -> None:
+            for record in _list(storage, sorting=sorting)[::5]:
+                storage.update(CID, PID, record["id"], {**record, "edited": served})
+
+        seen, _counts = _walk_groups(storage, tie, limit=4, between_pages=update_some)
+        assert len(seen) == 30 and set(seen) == expected
         assert seen == _ids(_list(storage, sorting=sorting))
 
     # tombstones

@@ -32,6 +32,9 @@ __all__ = ["includeme"]
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 _FIELDS = {"method", "path", "headers", "body"}
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# Where the batch was sent: subrequests build their absolute URLs (the hello ``url``,
+# ``Next-Page``, redirects) on it, as the same request sent alone would.
+_ORIGIN = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 
 
 def _parse(request: Any) -> list[dict[str, Any]]:
@@ -132,7 +135,8 @@ def _response_body(response: Any) -> Any:
 def _batch(request: Any) -> dict[str, Any]:
     responses = []
     for index, sub in enumerate(_parse(request)):
-        subrequest = Request.blank(sub["path"], method=sub["method"])
+        origin = {key: request.environ[key] for key in _ORIGIN if key in request.environ}
+        subrequest = Request.blank(sub["path"], environ=origin, method=sub["method"])
         for name in ("Authorization", "User-Agent", "Accept-Language"):
             if name in request.headers:
                 subrequest.headers[name] = request.headers[name]
@@ -148,7 +152,8 @@ def _batch(request: Any) -> dict[str, Any]:
             "status": response.status_code,
             "path": sub["path"],
             "headers": dict(response.headers),
-            "body": _response_body(response),
+            # The views answer a HEAD as a GET; the server would drop that body.
+            "body": None if sub["method"] == "HEAD" else _response_body(response),
         }
         if batch_rolled_back(request):
             raise _rolled_back(index, sub["method"], slot)

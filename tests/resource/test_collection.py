@@ -298,12 +298,15 @@ def test_bad_filters_are_400(app, alice, articles, query, name):
 
 @pytest.fixture
 def ranked(app, alice):
-    """(rank, title) pairs created in this order; two records lack a rank."""
-    for rank, title in [(1, "b"), (2, "a"), (None, "m"), (1, "a"), (2, "c"), (None, "n")]:
+    """(rank, title) pairs created in this order, with ids in the same order (so that the
+    id order, which breaks ties, is oldest first); two records lack a rank."""
+    pairs = [(1, "b"), (2, "a"), (None, "m"), (1, "a"), (2, "c"), (None, "n")]
+    for i, (rank, title) in enumerate(pairs):
+        record_id = f"{i:08x}-0000-4000-8000-000000000000"
         if rank is None:
-            create(app, alice, title=title)
+            create(app, alice, id=record_id, title=title)
         else:
-            create(app, alice, title=title, rank=rank)
+            create(app, alice, id=record_id, title=title, rank=rank)
 
 
 def pairs(app, headers, query):
@@ -315,17 +318,18 @@ def pairs(app, headers, query):
 @pytest.mark.parametrize(
     ("sort", "expected"),
     [
+        # Ties are broken by id, ascending whatever the direction (here: oldest first).
         (
             "title",
-            [(1, "a"), (2, "a"), (1, "b"), (2, "c"), (None, "m"), (None, "n")],
+            [(2, "a"), (1, "a"), (1, "b"), (2, "c"), (None, "m"), (None, "n")],
         ),
         (
             "-title",
-            [(None, "n"), (None, "m"), (2, "c"), (1, "b"), (1, "a"), (2, "a")],
+            [(None, "n"), (None, "m"), (2, "c"), (1, "b"), (2, "a"), (1, "a")],
         ),
         (
             "%2Btitle",
-            [(1, "a"), (2, "a"), (1, "b"), (2, "c"), (None, "m"), (None, "n")],
+            [(2, "a"), (1, "a"), (1, "b"), (2, "c"), (None, "m"), (None, "n")],
         ),
         (
             "rank,title",
@@ -343,10 +347,9 @@ def pairs(app, headers, query):
             "-rank,-title",
             [(2, "c"), (2, "a"), (1, "b"), (1, "a"), (None, "n"), (None, "m")],
         ),
-        # Ties are broken newest first (the default order).
         (
             "rank",
-            [(None, "n"), (None, "m"), (1, "a"), (1, "b"), (2, "c"), (2, "a")],
+            [(None, "m"), (None, "n"), (1, "b"), (1, "a"), (2, "a"), (2, "c")],
         ),
         (
             "last_modified",

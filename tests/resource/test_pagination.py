@@ -241,6 +241,116 @@ def test_records_updated_during_a_walk_are_not_repeated(app, alice, records):
     assert ids(seen) == ids(expected)
 
 
+# Paging while others write: the guarantee of docs/PROTOCOL.md ("Paging") ---------------
+#
+# Pages after the first serve only records not written since the first page's ETag, each
+# after the previous page's last record in an order that write never changes for them
+# (the sort fields, then the id). So: no record comes twice; every record that existed when
+# the walk began and was not written during it comes exactly once, in order; a record
+# written (changed, deleted, created) during the walk comes at most once; ``_since`` of the
+# first page's ETag then lists every record written since, tombstones included.
+
+
+# Renaming a record to one of these moves it after any cursor of the sort.
+LAST_TITLE = {"title": "zzz", "-title": "a"}
+
+
+def current_order(app, headers, query):
+    return ids(listing(app, headers, query))
+
+
+@pytest.mark.parametrize("sort", [None, "title", "-title", "last_modified", "title,-rank"])
+def test_walk_while_another_client_writes(app, alice, records, sort):
+    query = f"_sort={sort}" if sort else ""
+    baseline = listing(app, alice, query)
+    written = set()  # ids written during the walk (changed, deleted or created)
+    served = []
+    response = app.get(f"{URL}?{query}&_limit=7", headers=alice)
+    first_etag = response.headers["ETag"]
+    since = int(first_etag.strip('"'))
+    pages = 0
+    while True:
+        pages += 1
+        page = response.json["data"]
+        if pages > 1:
+            assert all(r["last_modified"] <= since for r in page)
+        served.extend(page)
+        if "Next-Page" not in response.headers:
+            break
+        order = current_order(app, alice, query)
+        cursor = order.index(page[-1]["id"])
+        ahead = [i for i in order[cursor + 1 :] if i not in written]
+        # The last record served moves after the cursor (a rename, or a write moving it
+        # in last_modified order)...
+        first_key = (sort or "").split(",")[0]
+        change = {"title": LAST_TITLE[first_key]} if first_key in LAST_TITLE else {"rank": 50}
+        app.patch_json(f"{URL}/{page[-1]['id']}", {"data": change}, headers=alice)
+        written.add(page[-1]["id"])
+        # ...the next one is edited without a change to its sort fields...
+        if ahead:
+            app.patch_json(f"{URL}/{ahead[0]}", {"data": {"body": "edited"}}, headers=alice)
+            written.add(ahead[0])
+        # ...a later one is deleted, and a new one created.
+        if len(ahead) > 2:
+            app.delete(f"{URL}/{ahead[2]}", headers=alice)
+            written.add(ahead[2])
+        written.add(create(app, alice, title="t2", rank=pages)["id"])
+        response = app.get(response.headers["Next-Page"], headers=alice)
+    assert pages >= 3
+    served_ids = ids(served)
+    assert len(served_ids) == len(set(served_ids)), "a record came twice"
+    untouched = [r["id"] for r in baseline if r["id"] not in written]
+    assert [i for i in served_ids if i not in written] == untouched
+    # Catching up: the walk, then what was written since the first page's ETag.
+    changes = app.get(f"{URL}?_since={since}", headers=alice).json["data"]
+    assert written <= set(ids(changes))
+    state = {r["id"]: r for r in served}
+    for change in changes:
+        if change.get("deleted"):
+            state.pop(change["id"], None)
+        else:
+            state[change["id"]] = change
+    assert state == {r["id"]: r for r in listing(app, alice)}
+
+
+@pytest.mark.parametrize("direction", ["", "-"])
+def test_ties_are_in_id_order_whatever_was_written_last(app, alice, direction):
+    for _ in range(6):
+        create(app, alice, title="same")
+    before = ids(listing(app, alice, f"_sort={direction}title"))
+    assert before == sorted(before)
+    for record_id in before[::2]:
+        app.patch_json(f"{URL}/{record_id}", {"data": {"body": "edited"}}, headers=alice)
+    assert ids(listing(app, alice, f"_sort={direction}title")) == before
+
+
+def test_an_edit_that_keeps_the_sort_fields_keeps_the_place(app, alice, records):
+    order = ids(listing(app, alice, "_sort=title"))
+    for record_id in order[3::5]:
+        app.patch_json(f"{URL}/{record_id}", {"data": {"body": "edited"}}, headers=alice)
+    assert ids(listing(app, alice, "_sort=title")) == order
+
+
+def test_walk_with_since_does_not_serve_a_record_and_its_tombstone(app, alice, records):
+    since = records[4]["last_modified"]
+    first = app.get(f"{URL}?_since={since}&_sort=last_modified&_limit=5", headers=alice)
+    served = first.json["data"]
+    for record in served:
+        app.delete(f"{URL}/{record['id']}", headers=alice)
+    rest = walk_from(app, alice, first.headers["Next-Page"])
+    assert not set(ids(served)) & set(ids(rest))
+    assert ids(served + rest) == [r["id"] for r in records[5:]]
+
+
+def test_next_page_keeps_the_mount_path(app, alice, records):
+    environ = {"SCRIPT_NAME": "/api"}
+    response = app.get(f"/api{URL}?_limit=5", headers=alice, extra_environ=environ)
+    next_page = response.headers["Next-Page"]
+    assert urlsplit(next_page).path == f"/api{URL}"
+    following = app.get(next_page, headers=alice, extra_environ=environ)
+    assert ids(following.json["data"]) == ids(listing(app, alice))[5:10]
+
+
 def walk_from(app, headers, next_page):
     records = []
     while next_page:

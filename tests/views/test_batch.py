@@ -122,6 +122,54 @@ def test_an_empty_batch_answers_no_responses(app):
     assert batch(app, {"requests": []}).json == {"responses": []}
 
 
+# What a subrequest answers as its own request would
+
+ORIGIN = {
+    "wsgi.url_scheme": "https",
+    "HTTP_HOST": "api.example.com:8443",
+    "SERVER_NAME": "api.example.com",
+    "SERVER_PORT": "8443",
+}
+
+
+@pytest.mark.parametrize("mount", ["", "/api"])
+def test_subrequest_urls_name_the_batch_origin_and_mount_path(app, alice, mount):
+    environ = {**ORIGIN, "SCRIPT_NAME": mount}
+    for title in ("a", "b"):
+        record = {"data": {"title": title}}
+        app.post_json(f"{mount}/v1/articles", record, headers=alice, extra_environ=environ)
+    alone = app.get(f"{mount}/v1/articles?_limit=1", headers=alice, extra_environ=environ)
+    body = {
+        "requests": [
+            {"path": "/"},
+            {"path": "/articles?_limit=1"},
+            {"path": "/articles/?_limit=1"},
+        ]
+    }
+    response = app.post_json(f"{mount}/v1/batch", body, headers=alice, extra_environ=environ)
+    hello, listing, redirect = response.json["responses"]
+    base = f"https://api.example.com:8443{mount}/v1"
+    assert hello["body"]["url"] == f"{base}/"
+    assert listing["headers"]["Next-Page"] == alone.headers["Next-Page"]
+    assert listing["headers"]["Next-Page"].startswith(f"{base}/articles?")
+    assert redirect["status"] == 307
+    assert redirect["headers"]["Location"] == f"{base}/articles?_limit=1"
+
+
+def test_a_head_subrequest_answers_no_body(app, alice):
+    created = app.post_json("/v1/articles", {"data": {"title": "a"}}, headers=alice).json["data"]
+    paths = ["/articles", f"/articles/{created['id']}", f"/articles/{ARTICLE_ID}"]
+    requests = [{"method": method, "path": p} for p in paths for method in ("GET", "HEAD")]
+    body = {"requests": requests}
+    responses = batch(app, body, headers=alice).json["responses"]
+    assert [r["status"] for r in responses] == [200, 200, 200, 200, 404, 404]
+    for got, head in zip(responses[::2], responses[1::2], strict=True):
+        assert got["body"] is not None
+        assert head["body"] is None
+        for name in ("ETag", "Last-Modified", "Total-Records", "Content-Type"):
+            assert head["headers"].get(name) == got["headers"].get(name)
+
+
 # Failing subrequests answered in their slot
 
 
