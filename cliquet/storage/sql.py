@@ -46,7 +46,9 @@ from cliquet.storage import (
     StorageError,
     UnicityError,
 )
+from cliquet.storage.selection import like
 from cliquet.storage.sql_query import (
+    SQLITE_LIKE,
     Key,
     RecordQueries,
     Selection,
@@ -79,6 +81,10 @@ class Storage(StorageBase):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        if engine.dialect.name == "sqlite" and not sa.event.contains(
+            engine, "checkout", _add_sqlite_functions
+        ):
+            sa.event.listen(engine, "checkout", _add_sqlite_functions)
         self.units = unit_of_work(engine)
         self._local = threading.local()
         # Highest timestamps handed out by rolled-back units of work, per collection: the
@@ -534,6 +540,21 @@ class Storage(StorageBase):
 
 def _uuid4() -> str:
     return str(uuid.uuid4())
+
+
+def _sqlite_like(text: str | None, pattern: str | None) -> bool | None:
+    if text is None or pattern is None:
+        return None
+    return like(text, pattern)
+
+
+def _add_sqlite_functions(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Give a SQLite connection the SQL functions the listings call (``cliquet_like``).
+
+    On checkout rather than on connect: the engine may be shared with other backends and
+    have connected before this storage was built. (Re)defining a function is cheap.
+    """
+    dbapi_connection.create_function(SQLITE_LIKE, 2, _sqlite_like, deterministic=True)
 
 
 def load_from_config(config: Configurator) -> Storage:

@@ -14,11 +14,22 @@ database on each row.
 Within arrays and within objects the order is the database's (PostgreSQL's ``jsonb`` order,
 SQLite's JSON text), not Python's element-wise one; equality of arrays and objects is exact on
 PostgreSQL and compares canonical JSON text on SQLite, where ``[1]`` and ``[1.0]`` differ.
+
+Numbers compare exactly, as Python compares an int with a float, whatever their size: on
+PostgreSQL every number is a ``numeric`` holding its exact value (see :func:`jsonb_text`); on
+SQLite, whose numbers are 64-bit integers and doubles (compared with each other exactly), a
+filter value beyond 64 bits becomes the comparison with the nearest double that selects the
+same records (:func:`_sqlite_bound`). ``LIKE`` folds case as
+:func:`cliquet.storage.selection.like` does: on SQLite by calling it (the function
+:data:`SQLITE_LIKE`, registered on each connection by :mod:`cliquet.storage.sql`), on
+PostgreSQL with ``ILIKE``, which folds every letter in a UTF-8 database (its ``LC_CTYPE``
+decides: a ``C`` database folds ASCII letters only).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import operator as op
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import KW_ONLY, dataclass
@@ -49,6 +60,7 @@ __all__ = [
     "metadata",
     "records",
     "Selection",
+    "SQLITE_LIKE",
     "timestamps",
     "tombstones_statement",
     "write_statement",
@@ -77,6 +89,11 @@ _POSTGRESQL_TYPES: tuple[tuple[str, ...], ...] = (
     ("object",),
 )
 _INT64 = 2**63
+# Beyond it, a double is an integer that its shortest text (repr) may not spell exactly.
+_EXACT_DOUBLE_INTEGERS = 2**53
+#: The SQL function of SQLite connections that tells whether a text matches a LIKE pattern
+#: (``cliquet_like(text, pattern)``), as :func:`cliquet.storage.selection.like` says.
+SQLITE_LIKE = "cliquet_like"
 # Filters, page rules and sort keys of a listing whose compiled statement is kept (the
 # plain listing, a page of it, a few filters); bigger shapes are compiled for each request.
 _CACHED_TERMS = 8
@@ -87,12 +104,25 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _numeric(number: float) -> Decimal:
+    """The decimal PostgreSQL holds for a float: its exact value when it is a big integer.
+
+    Below 2**53 the shortest text (``0.1``) is kept: no integer lies between it and the
+    float's exact binary value, so it compares with integers and other floats as the float
+    does. Above, floats are integers that their shortest text may miss (``2**64`` prints as
+    18446744073709552000): the exact value keeps comparisons with integers exact.
+    """
+    if abs(number) >= _EXACT_DOUBLE_INTEGERS:
+        return Decimal(number)
+    return Decimal(repr(number))
+
+
 def _positional(number: float) -> str:
     text = repr(number)
-    if "e" not in text:
+    if "e" not in text and abs(number) < _EXACT_DOUBLE_INTEGERS:
         return text  # "100.0", "0.001": a fraction part already
     # ``1e+16`` would come back from JSONB as the integer 10000000000000000.
-    text = format(Decimal(text), "f")
+    text = format(_numeric(number), "f")
     return text if "." in text else f"{text}.0"
 
 
@@ -101,7 +131,8 @@ def jsonb_text(value: Any) -> str:
 
     ``jsonb`` keeps numbers as ``numeric``, which prints without an exponent: ``1e300`` as
     written by ``json.dumps`` would come back as an integer of 301 digits. Written out in
-    positional notation with a fraction part, a float comes back as the very same float.
+    positional notation with a fraction part, a float comes back as the very same float; a
+    float of 2**53 or more is written as its exact (integer) value (see :func:`_numeric`).
     """
     if isinstance(value, float):
         return _positional(value)
@@ -206,6 +237,8 @@ class _Field:
 
     #: The rank as a SQL expression (NULL when the field is missing), or a constant.
     rank: ColumnElement[Any] | int
+    #: The database's dialect: how LIKE folds case, how big numbers compare.
+    dialect_name: str
 
     def typed(self, rank: int) -> ColumnElement[Any] | None:
         """The value when it has this rank (else SQL NULL); None when it never has it."""
@@ -217,6 +250,36 @@ class _Field:
 
     def like_text(self) -> ColumnElement[Any] | None:
         return self.typed(STRING)
+
+    def like(self, pattern: str) -> ColumnElement[Any] | None:
+        """The field (a string) matches ``pattern``; None when it is never a string."""
+        text = self.like_text()
+        if text is None:
+            return None
+        if self.dialect_name == "sqlite":
+            # SQLite's LIKE folds ASCII letters only: Python decides, as for memory.
+            function = getattr(sa.func, SQLITE_LIKE)
+            return function(text, sa.literal(pattern, sa.Text()), type_=sa.Boolean())
+        return text.ilike(_like_pattern(pattern), escape="\\")
+
+    def equal_number(self, value: Any) -> Any:
+        """The number to test equality with: ``value``, or None when none can equal it.
+
+        Not ``value`` only on SQLite, for an integer beyond 64 bits (see :func:`_sqlite_bound`).
+        """
+        if self.dialect_name == "sqlite" and _beyond_64_bits(value):
+            nearest = _nearest_double(value)
+            return nearest if nearest == value else None
+        return value
+
+    def number_bound(self, operator: COMPARISON, value: Any) -> tuple[COMPARISON, Any]:
+        """An inequality with a number that selects what ``operator`` with ``value`` does.
+
+        Not ``(operator, value)`` only on SQLite, for an integer beyond 64 bits.
+        """
+        if self.dialect_name == "sqlite" and _beyond_64_bits(value):
+            return _sqlite_bound(operator, value)
+        return operator, value
 
     def in_(self, rank: int, values: Sequence[Any]) -> ColumnElement[bool] | None:
         """The field (of that rank) is one of ``values``; None when it never has the rank.
@@ -243,9 +306,10 @@ class _Field:
 class _Column(_Field):
     """A real, indexed column (``id``, ``last_modified``): never missing, of one rank."""
 
-    def __init__(self, column: ColumnElement[Any], rank: int) -> None:
+    def __init__(self, column: ColumnElement[Any], rank: int, *, dialect_name: str) -> None:
         self.column = column
         self.rank = rank
+        self.dialect_name = dialect_name
 
     def typed(self, rank: int) -> ColumnElement[Any] | None:
         return self.column if rank == self.rank else None
@@ -280,6 +344,7 @@ class _PostgreSQLPath(_JSONPath):
     """A path into the JSONB document; ``->`` with text keys only descends into objects."""
 
     TYPES = _POSTGRESQL_TYPES
+    dialect_name = "postgresql"
 
     def __init__(self, data: ColumnElement[Any], parts: Sequence[str]) -> None:
         value: ColumnElement[Any] = sa.type_coerce(data, JSONB)
@@ -308,8 +373,9 @@ class _PostgreSQLPath(_JSONPath):
         if rank == BOOLEAN:
             return sa.literal(value, sa.Boolean())
         if rank == NUMBER:
-            # Exact, as Python compares ints with floats: no float8 rounding of big ints.
-            number = Decimal(repr(value)) if isinstance(value, float) else value
+            # Exact, as Python compares ints with floats: no float8 rounding of big ints,
+            # and a float as the data holds it (see _numeric).
+            number = _numeric(value) if isinstance(value, float) else value
             return sa.literal(number, sa.Numeric())
         if rank == STRING:
             return sa.literal(value, sa.Text())
@@ -329,6 +395,7 @@ class _SQLitePath(_JSONPath):
     """A path into the JSON text, read with ``json_type``/``json_extract`` (JSON1)."""
 
     TYPES = _SQLITE_TYPES
+    dialect_name = "sqlite"
 
     def __init__(self, data: ColumnElement[Any], parts: Sequence[str]) -> None:
         # Quoted labels only address object members, whatever the key holds ("0", "a.b"...);
@@ -350,12 +417,42 @@ class _SQLitePath(_JSONPath):
         if rank == BOOLEAN:
             return sa.literal(int(value), sa.Integer())
         if rank == NUMBER:
-            if isinstance(value, int) and not -_INT64 <= value < _INT64:
-                value = float(value)  # SQLite integers are 64-bit
-            return sa.literal(value)
+            return sa.literal(value)  # 64-bit int or float (see _Field.number_bound)
         if rank == STRING:
             return sa.literal(value, sa.Text())
         return sa.literal(canonical_json(value), sa.Text())
+
+
+def _beyond_64_bits(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64
+
+
+def _nearest_double(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _sqlite_bound(operator: COMPARISON, value: int) -> tuple[COMPARISON, float]:
+    """An inequality with a double that selects the numbers SQLite holds as one with ``value``.
+
+    SQLite holds 64-bit integers and doubles, and compares them with each other exactly; an
+    integer beyond 64 bits would be bound as the nearest double, and ``x > 2**64 - 1`` would
+    then miss ``float(2**64)``. No SQLite number lies strictly between such an integer and
+    its neighbouring doubles, so "above it" is "at least the double next above it" (and
+    likewise below). An integer a double equals is that double.
+    """
+    nearest = _nearest_double(value)
+    if nearest == value:
+        return operator, nearest
+    if nearest < value:
+        below, above = nearest, math.nextafter(nearest, math.inf)
+    else:
+        below, above = math.nextafter(nearest, -math.inf), nearest
+    if operator in (COMPARISON.LT, COMPARISON.MAX):
+        return COMPARISON.MAX, below
+    return COMPARISON.MIN, above
 
 
 def _like_pattern(pattern: str) -> str:
@@ -405,15 +502,16 @@ class RecordQueries:
         modified_field: str,
     ) -> None:
         self._path = _PostgreSQLPath if dialect_name == "postgresql" else _SQLitePath
+        self._dialect_name = "postgresql" if dialect_name == "postgresql" else "sqlite"
         self._columns = columns
         self._id_field = id_field
         self._modified_field = modified_field
 
     def _field(self, parts: Sequence[str]) -> _Field:
         if len(parts) == 1 and parts[0] == self._id_field:
-            return _Column(self._columns.id, STRING)
+            return _Column(self._columns.id, STRING, dialect_name=self._dialect_name)
         if len(parts) == 1 and parts[0] == self._modified_field:
-            return _Column(self._columns.last_modified, NUMBER)
+            return _Column(self._columns.last_modified, NUMBER, dialect_name=self._dialect_name)
         return self._path(self._columns.data, parts)
 
     def filter(self, condition: Filter) -> ColumnElement[bool]:
@@ -457,10 +555,10 @@ def _condition(field: _Field, operator: COMPARISON, value: Any) -> ColumnElement
         present = _never_null(field, _rank_test(field, ">", NULL))
         return present if value else sa.not_(present)
     if operator is COMPARISON.LIKE:
-        text = field.like_text()
-        if text is None:
+        test = field.like(value)
+        if test is None:
             return sa.false()
-        return _never_null(field, text.ilike(_like_pattern(value), escape="\\"))
+        return _never_null(field, test)
     if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
         found = _never_null(field, _in(field, value))
         return found if operator is COMPARISON.IN else sa.not_(found)
@@ -479,6 +577,10 @@ def _equal(field: _Field, value: Any) -> ColumnElement[bool]:
     typed = field.typed(rank)
     if typed is None:
         return sa.false()
+    if rank == NUMBER:
+        value = field.equal_number(value)
+        if value is None:
+            return sa.false()
     # Each typed value is set only for its own rank: equal values imply equal ranks.
     return typed == field.literal(rank, value)
 
@@ -486,7 +588,12 @@ def _equal(field: _Field, value: Any) -> ColumnElement[bool]:
 def _in(field: _Field, values: Sequence[Any]) -> ColumnElement[bool]:
     by_rank: dict[int, list[Any]] = {}
     for value in values:
-        by_rank.setdefault(_rank_of(value), []).append(value)
+        rank = _rank_of(value)
+        if rank == NUMBER:
+            value = field.equal_number(value)
+            if value is None:
+                continue  # equal to no number the database holds
+        by_rank.setdefault(rank, []).append(value)
     clauses = []
     for rank, group in by_rank.items():
         if rank in (NULL, OTHER):
@@ -506,6 +613,8 @@ def _inequality(field: _Field, operator: COMPARISON, value: Any) -> ColumnElemen
         inclusive = operator in (COMPARISON.MIN, COMPARISON.MAX)
         same = _rank_test(field, "==", rank) if inclusive and rank == NULL else sa.false()
         return sa.or_(other_ranks, same)
+    if rank == NUMBER:
+        operator, value = field.number_bound(operator, value)
     literal = field.literal(rank, value)
     same_rank = {
         COMPARISON.LT: lambda: typed < literal,

@@ -26,6 +26,7 @@ Tests use the collection ``("articles", "alice")`` and a few neighbours to check
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
@@ -62,6 +63,33 @@ TYPED_VALUES: dict[str, Any] = {
     "obj": {"a": 1},
 }
 ALL_NAMES = set(TYPED_VALUES) | {"missing"}
+
+# Numbers a body may hold around the 64-bit limits, where a backend rounding integers to
+# floats (or floats to integers) would compare them wrongly: float(2**64) is 2**64 exactly.
+BIG_VALUES: dict[str, Any] = {
+    "-2**64": -float(2**64),
+    "2**60": float(2**60),  # its shortest text, 1.152921504606847e18, is above "2**60+14"
+    "2**60+14": 2**60 + 14,
+    "int64_max": 2**63 - 1,
+    "2**63": float(2**63),
+    "below": 18446744073709549568.0,  # the float just below 2**64
+    "2**64": float(2**64),
+    "above": 18446744073709555712.0,  # the float just above 2**64
+    "1e300": 1e300,
+}
+BIG_NAMES = set(BIG_VALUES)
+
+
+def _number_id(value: Any) -> str | None:
+    """A short test id for a big integer (``2**64+1``, ``1e400``); pytest's own otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) < 2**53:
+        return None
+    sign = "-" if value < 0 else ""
+    if abs(value) >= 10**30:
+        return f"{sign}1e{len(str(abs(value))) - 1}"
+    power = round(math.log2(abs(value)))
+    offset = abs(value) - 2**power
+    return f"{sign}2**{power}" + (f"{offset:+d}" if offset else "")
 
 
 class _AnyInt:
@@ -499,6 +527,24 @@ class StorageTest:
         self._create(storage, name="missing")
         assert self._matching(storage, Filter("v", pattern, COMPARISON.LIKE)) == expected
 
+    @pytest.mark.parametrize(
+        "pattern, expected",
+        [
+            ("héllo", {"HÉLLO wörld", "héllo"}),
+            ("HÉLLO", {"HÉLLO wörld", "héllo"}),
+            ("*WÖRLD", {"HÉLLO wörld"}),
+            ("ωmega*", {"ΩMEGA"}),
+            ("ДОМ", {"дом"}),
+            ("e", {"ΩMEGA"}),  # case is folded, accents are not: é is not e
+        ],
+    )
+    def test_like_filter_folds_the_case_of_every_letter(
+        self, storage: StorageBase, pattern: str, expected: set[str]
+    ) -> None:
+        for text in ["HÉLLO wörld", "héllo", "ΩMEGA", "дом"]:
+            self._create(storage, name=text, v=text)
+        assert self._matching(storage, Filter("v", pattern, COMPARISON.LIKE)) == expected
+
     def test_filters_are_combined_with_and(self, storage: StorageBase) -> None:
         for n in range(10):
             self._create(storage, name=str(n), n=n, even=n % 2 == 0)
@@ -579,6 +625,61 @@ class StorageTest:
         assert self._matching(storage, Filter("v", [low], COMPARISON.IN)) == {"low"}
         ordered = _names(_list(storage, sorting=[Sort("v", 1)]))
         assert ordered == ["low", "high"]
+
+    @pytest.mark.parametrize(
+        "operator, value, expected",
+        [
+            (COMPARISON.EQ, 2**64, {"2**64"}),
+            (COMPARISON.EQ, 2**64 + 1, set()),
+            (COMPARISON.EQ, 2**63, {"2**63"}),
+            (COMPARISON.EQ, -(2**64), {"-2**64"}),
+            (COMPARISON.EQ, 1e300, {"1e300"}),
+            (COMPARISON.NOT, 2**64 + 1, BIG_NAMES | {"str"}),
+            (COMPARISON.GT, 2**64, {"above", "1e300", "str"}),
+            (COMPARISON.GT, 2**64 - 1, {"2**64", "above", "1e300", "str"}),
+            (COMPARISON.MIN, 2**64, {"2**64", "above", "1e300", "str"}),
+            (COMPARISON.LT, 2**64 + 1, BIG_NAMES - {"above", "1e300"}),
+            (COMPARISON.MAX, 2**63 - 1, {"-2**64", "2**60", "2**60+14", "int64_max"}),
+            (COMPARISON.LT, 2**63, {"-2**64", "2**60", "2**60+14", "int64_max"}),
+            (COMPARISON.LT, 2**60 + 14, {"-2**64", "2**60"}),
+            (COMPARISON.GT, float(2**60), (BIG_NAMES | {"str"}) - {"-2**64", "2**60"}),
+            (COMPARISON.EQ, float(2**60), {"2**60"}),
+            (COMPARISON.GT, -(2**64) - 1, BIG_NAMES | {"str"}),
+            (COMPARISON.LT, 10**400, BIG_NAMES),
+            (COMPARISON.GT, 10**400, {"str"}),
+            (COMPARISON.IN, [2**64, 2**65, 2**63 - 1], {"2**64", "int64_max"}),
+            (COMPARISON.EXCLUDE, [2**64, 2**64 + 1], (BIG_NAMES | {"str"}) - {"2**64"}),
+        ],
+        ids=_number_id,
+    )
+    def test_filters_on_numbers_beyond_64_bits(
+        self, storage: StorageBase, operator: COMPARISON, value: Any, expected: set[str]
+    ) -> None:
+        # Stored values are those a body may hold (64-bit integers, floats); filter values
+        # may be any int: each backend compares them exactly, as Python does. Strings rank
+        # above numbers.
+        for name, stored in BIG_VALUES.items():
+            self._create(storage, name=name, v=stored)
+        self._create(storage, name="str", v="text")
+        assert self._matching(storage, Filter("v", value, operator)) == expected
+
+    @pytest.mark.parametrize("value", [2**64, -(2**64), 2**63, 10**400], ids=_number_id)
+    def test_filters_on_timestamps_beyond_64_bits(self, storage: StorageBase, value: int) -> None:
+        records = {self._create(storage, name=str(n))["name"] for n in range(3)}
+        last_modified = "last_modified"
+        above = records if value > 0 else set()
+        below = set() if value > 0 else records
+        assert self._matching(storage, Filter(last_modified, value, COMPARISON.EQ)) == set()
+        assert self._matching(storage, Filter(last_modified, value, COMPARISON.LT)) == above
+        assert self._matching(storage, Filter(last_modified, value, COMPARISON.GT)) == below
+        assert self._matching(storage, Filter(last_modified, [value], COMPARISON.IN)) == set()
+
+    def test_sort_over_numbers_near_64_bits(self, storage: StorageBase) -> None:
+        for name, stored in BIG_VALUES.items():
+            self._create(storage, name=name, v=stored)
+        expected = sorted(BIG_VALUES, key=lambda name: BIG_VALUES[name])
+        assert _names(_list(storage, sorting=[Sort("v", 1)])) == expected
+        assert _names(_list(storage, sorting=[Sort("v", -1)])) == expected[::-1]
 
     # sorting
 

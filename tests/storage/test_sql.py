@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
 
+from cliquet.sql import create_engine_from_url
 from cliquet.storage import (
     COMPARISON,
     Filter,
@@ -262,6 +264,41 @@ def test_large_numbers_and_text(storage: sql_storage.Storage) -> None:
     assert [r["id"] for r in listed] == ["big"]
 
 
+def test_sqlite_like_folds_case_on_connections_opened_before_the_storage(
+    sqlite_url: str,
+) -> None:
+    # Backends on one URL share an engine: its connections may predate the storage.
+    engine = create_engine_from_url(sqlite_url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    storage = sql_storage.Storage(engine)
+    storage.initialize_schema()
+    storage.create(CID, PID, {"name": "ΩMEGA"})
+    found = storage.get_all(CID, PID, filters=[Filter("name", "ωmega", COMPARISON.LIKE)])[0]
+    assert [r["name"] for r in found] == ["ΩMEGA"]
+    engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_postgresql_holds_big_floats_as_their_exact_value(postgresql_url: str) -> None:
+    storage = next(_ready(postgresql_url))
+    storage.create(CID, PID, {"id": "f", "v": float(2**64), "small": 0.1, "e": 1e16})
+    with storage.engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT (data->'v')::numeric, (data->'small')::numeric, (data->'e')::numeric"
+            " FROM records WHERE id = 'f'"
+        ).one()
+    assert row == (Decimal(2**64), Decimal("0.1"), Decimal(10**16))
+    record = storage.get(CID, PID, "f")
+    assert (repr(record["v"]), repr(record["small"]), repr(record["e"])) == (
+        "1.8446744073709552e+19",
+        "0.1",
+        "1e+16",
+    )
+    storage.flush()
+    storage.engine.dispose()
+
+
 # Timestamps and units of work
 
 
@@ -435,10 +472,11 @@ def test_initialize_schema_twice_is_harmless(storage: sql_storage.Storage) -> No
 
 def test_initialize_schema_tells_what_it_does(sqlite_url: str) -> None:
     storage = _build(sqlite_url)
-    assert (
-        storage.initialize_schema(dry_run=True) == "storage: would upgrade empty -> storage_0001"
+    path = sqlite_url.removeprefix("sqlite:///")
+    assert storage.initialize_schema(dry_run=True) == (
+        f"storage: would create {path} and upgrade empty -> storage_0001"
     )
-    assert not sa.inspect(storage.engine).has_table("records")
+    assert not Path(path).exists()  # a dry run creates nothing, not even the file
     assert storage.initialize_schema() == "storage: upgraded empty -> storage_0001"
     assert storage.initialize_schema() == "storage: up to date (revision storage_0001)"
     # The revision's tables are exactly those the backend queries.
