@@ -3,11 +3,7 @@
 import json
 import pathlib
 import re
-import shutil
-import subprocess
-import sys
 import tempfile
-import zipfile
 
 import click
 import pytest
@@ -52,35 +48,6 @@ def test_every_option_has_help_and_a_shown_default():
 def test_unknown_kind_is_a_clear_error(tmp_path):
     with pytest.raises(click.ClickException, match="No template named 'widget'"):
         render("widget", "x", output_dir=tmp_path, no_input=True)
-
-
-def test_wheel_ships_the_templates(tmp_path):
-    """A non-editable build holds every package of the tree and every file of the templates."""
-    source = tmp_path / "source"
-    shutil.copytree(
-        ROOT,
-        source,
-        ignore=shutil.ignore_patterns(
-            ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".venv", "venv"
-        ),
-    )
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), "."],
-        cwd=source,
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = tmp_path.glob("cliquet_kit-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
-    templates = ROOT / "templates"
-    for path in templates.rglob("*"):
-        if path.is_file() and "__pycache__" not in path.parts:
-            assert f"cliquet_templates/{path.relative_to(templates).as_posix()}" in names
-    for package in ("cliquet", "cliquet_cli"):
-        for init in (ROOT / package).rglob("__init__.py"):
-            assert init.relative_to(ROOT).as_posix() in names, (
-                f"{init.parent} is missing from [tool.setuptools] packages of pyproject.toml"
-            )
 
 
 # --- cliquet new project ------------------------------------------------------------------
