@@ -1,13 +1,14 @@
 """cliquet: the runtime of cliquet services (Pyramid + Cornice).
 
 A service's ``main()`` calls :func:`initialize` once; extensions are packages with an
-``includeme(config)`` that may call :func:`load_default_settings`.
+``includeme(config)`` that may call :func:`load_default_settings` and add endpoints built with
+:func:`make_service`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyramid.exceptions import ConfigurationError
 
@@ -19,6 +20,9 @@ from cliquet.settings import (
 )
 from cliquet.startup import app_factory
 
+if TYPE_CHECKING:
+    from cornice import Service
+
 __version__ = "0.1.0.dev0"
 
 __all__ = [
@@ -27,7 +31,40 @@ __all__ = [
     "initialize",
     "includeme",
     "load_default_settings",
+    "make_service",
 ]
+
+
+def make_service(config: Any, name: str, path: str, **kwargs: Any) -> Service:
+    """A Cornice service for an endpoint of one's own, answering with the service's CORS policy.
+
+    The way an extension (or a service) adds an endpoint that is not a resource: build it in
+    ``includeme``, give it views, register it with Cornice's directive::
+
+        def includeme(config):
+            status = cliquet.make_service(config, "status", "/status", description="Status")
+            status.add_view("GET", get_status, permission=NO_PERMISSION_REQUIRED)
+            config.add_cornice_service(status)
+
+    Its path lives under the API prefix (``/v1/status``) when ``includeme`` runs from
+    ``cliquet.includes`` or after :func:`initialize`; its errors are cliquet's JSON errors.
+    Built at start-up rather than at import time, so that the settings apply: a
+    ``cornice.Service`` defined at module level and found by ``config.scan()`` also works,
+    without ``cliquet.cors_origins`` and ``cliquet.cors_max_age_seconds``.
+
+    :param config: the configurator passed to ``includeme``.
+    :param name: the service's name, unique in the application (its route's name).
+    :param path: its path, a Pyramid route pattern (``/search/{collection_id}``).
+    :param kwargs: any other argument of ``cornice.Service`` (``description``, ``factory``,
+        ``validators``...); ``cors_origins`` and ``cors_max_age`` default to the settings'.
+    :returns: the service, to which views are added before ``config.add_cornice_service``.
+    """
+    from cornice import Service
+
+    settings = config.get_settings()
+    kwargs.setdefault("cors_origins", tuple(settings["cliquet.cors_origins"]))
+    kwargs.setdefault("cors_max_age", settings["cliquet.cors_max_age_seconds"])
+    return Service(name=name, path=path, **kwargs)
 
 
 def _add_api_capability(

@@ -20,7 +20,6 @@ from typing import Any
 
 import cliquet
 from cliquet.events import AfterResourceChanged
-from cliquet.views import make_service
 from pyramid.config import Configurator
 from pyramid.security import NO_PERMISSION_REQUIRED
 
@@ -69,7 +68,8 @@ def includeme(config: Configurator) -> None:
     def status(request: Any) -> dict[str, Any]:
         return {"greeting": greeting, "changes": counter.counts()}
 
-    service = make_service(
+    # cliquet.make_service: a Cornice service with the service's CORS settings, under /v1.
+    service = cliquet.make_service(
         config,
         "{{ cookiecutter.package_name }}",
         "/{{ cookiecutter.__slug }}",
