@@ -536,6 +536,8 @@ class StorageTest:
             ("ωmega*", {"ΩMEGA"}),
             ("ДОМ", {"дом"}),
             ("e", {"ΩMEGA"}),  # case is folded, accents are not: é is not e
+            ("mega", {"ΩMEGA"}),
+            ("*LD", {"HÉLLO wörld"}),
         ],
     )
     def test_like_filter_folds_the_case_of_every_letter(
