@@ -28,6 +28,8 @@ class ResourceInfo:
     record_path: str
     shareable: bool
     principals: dict[str, set[str]] = field(default_factory=dict)
+    # The registered class: its schema and ids describe the service (cliquet.openapi).
+    resource_cls: type | None = None
 
     def object_uri(self, matchdict: Mapping[str, Any], record_id: str) -> str:
         """The record's URI without the version prefix: its permission object id."""
@@ -78,7 +80,9 @@ def register_resource(
         if isinstance(value, str):
             value = value.split()
         principals[action] = set(value)
-    info = ResourceInfo(name, collection_path, record_path, shareable, principals)
+    info = ResourceInfo(
+        name, collection_path, record_path, shareable, principals, resource_cls=resource_cls
+    )
     config.registry.setdefault("cliquet.resources", {})[name] = info
 
     for kind, path, methods in (

@@ -1,4 +1,4 @@
-"""Hello (``/``), ``/__heartbeat__``, ``/__lbheartbeat__`` and ``/__version__``."""
+"""Hello (``/``), ``/__heartbeat__``, ``/__lbheartbeat__``, ``/__version__`` and ``/__api__``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import metadata
 from typing import Any
 
+from pyramid.events import ApplicationCreated
 from pyramid.exceptions import ConfigurationError
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.security import NO_PERMISSION_REQUIRED
 
+from cliquet import openapi
 from cliquet.errors import ERRORS, http_error
 from cliquet.settings import PUBLIC_SETTINGS
 
@@ -28,6 +30,7 @@ def _hello(request: Any) -> dict[str, Any]:
         "http_api_version": settings["cliquet.http_api_version"],
         "project_docs": settings["cliquet.project_docs"],
         "url": request.route_url("hello"),
+        "openapi": request.route_url("openapi"),
         "settings": {name.split(".", 1)[1]: settings[name] for name in PUBLIC_SETTINGS},
         "capabilities": request.registry.api_capabilities,
     }
@@ -117,6 +120,16 @@ def _lbheartbeat(request: Any) -> dict[str, Any]:
     return {}
 
 
+def _openapi(request: Any) -> dict[str, Any]:
+    return openapi.document(request.registry)
+
+
+def _build_openapi(event: ApplicationCreated) -> None:
+    # Once everything is registered (extensions, scanned resources): at start-up, not on
+    # the first request.
+    openapi.document(event.app.registry)
+
+
 def _read_version_file(path: str) -> dict[str, Any] | None:
     if not os.path.exists(path):
         return None
@@ -170,8 +183,10 @@ def includeme(config: Any) -> None:
         ("heartbeat", "/__heartbeat__", _heartbeat, "Backends health"),
         ("lbheartbeat", "/__lbheartbeat__", _lbheartbeat, "Process health"),
         ("version", "/__version__", _version, "Deployed version"),
+        ("openapi", "/__api__", _openapi, "OpenAPI 3.1 document of the service"),
     ]
     for name, path, view, description in views:
         service = make_service(config, name, path, description=description)
         service.add_view("GET", view, permission=NO_PERMISSION_REQUIRED)
         config.add_cornice_service(service)
+    config.add_subscriber(_build_openapi, ApplicationCreated)

@@ -22,6 +22,7 @@ HELLO_KEYS = {
     "http_api_version",
     "project_docs",
     "url",
+    "openapi",
     "settings",
     "capabilities",
 }

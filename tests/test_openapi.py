@@ -1,0 +1,160 @@
+"""``GET /v1/__api__``: the OpenAPI 3.1 document of the running service (cliquet/openapi.py).
+
+The document must be valid (openapi-spec-validator) and say what the service does: its
+resources with their schemas, parameters, headers and errors, the service views, the
+extensions' endpoints and the authentication policies.
+"""
+
+import colander
+import pytest
+from openapi_spec_validator import validate
+from pyramid.security import NO_PERMISSION_REQUIRED
+
+import cliquet
+from cliquet.errors import ERRORS
+from cliquet.json_schema import json_schema
+from cliquet.testing.web import build_app
+
+
+def _scan_testapp(config):
+    config.scan("tests.resource.testapp")
+
+
+@pytest.fixture(scope="module")
+def app():
+    return build_app(setup=_scan_testapp)
+
+
+@pytest.fixture(scope="module")
+def document(app):
+    return app.get("/v1/__api__").json
+
+
+def _parameters(document, path, method):
+    """The parameters of an operation, its path's included, references resolved."""
+    item = document["paths"][path]
+    found = {}
+    for parameter in [*item.get("parameters", []), *item[method].get("parameters", [])]:
+        if "$ref" in parameter:
+            name = parameter["$ref"].rsplit("/", 1)[1]
+            parameter = document["components"]["parameters"][name]
+        found[parameter["name"]] = parameter
+    return found
+
+
+def test_document_is_valid_openapi_3_1(document):
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+
+
+def test_document_is_built_once_per_registry(app):
+    from cliquet.openapi import document
+
+    registry = app.app.registry
+    assert document(registry) is document(registry)
+    first, second = app.get("/v1/__api__"), app.get("/v1/__api__")
+    assert first.body == second.body
+    assert first.content_type == "application/json"
+
+
+def test_every_resource_endpoint_and_method_is_described(document):
+    paths = document["paths"]
+    assert set(paths["/articles"]) >= {"get", "head", "post", "delete"}
+    assert set(paths["/articles/{id}"]) >= {"get", "head", "put", "patch", "delete"}
+    assert "/notes" in paths and "/notes/{id}" in paths
+    assert "options" not in paths["/articles"]
+
+
+def test_article_schema_as_json_schema(document):
+    schemas = document["components"]["schemas"]
+    article = schemas["article"]
+    assert article["type"] == "object"
+    assert article["properties"]["title"]["type"] == "string"
+    assert "integer" in article["properties"]["rank"]["type"]
+    assert article["required"] == ["title"]
+    # Unknown fields are refused; nested "author" keeps them (unknown="preserve").
+    assert article["additionalProperties"] is False
+    assert article["properties"]["author"]["additionalProperties"] is True
+    assert article["properties"]["tags"]["items"]["type"] == "string"
+    # The schemaless note keeps what it does not declare.
+    assert document["components"]["schemas"]["note"]["additionalProperties"] is True
+
+
+def test_post_body_wraps_the_schema_in_data(document):
+    post = document["paths"]["/articles"]["post"]
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["data"] == {"$ref": "#/components/schemas/article"}
+    assert body["required"] == ["data"]
+    assert "permissions" not in body["properties"]
+    note_body = document["paths"]["/notes"]["post"]["requestBody"]["content"]
+    assert "permissions" in note_body["application/json"]["schema"]["properties"]
+    assert {"200", "201"} <= set(post["responses"])
+
+
+def test_record_id_follows_the_id_generator(document):
+    id_param = _parameters(document, "/articles/{id}", "get")["id"]
+    assert id_param["in"] == "path" and id_param["required"] is True
+    assert id_param["schema"]["pattern"].startswith("^[0-9a-f]{8}")
+
+
+@pytest.mark.parametrize(
+    "node,expected",
+    [
+        (
+            colander.SchemaNode(colander.String(), validator=colander.OneOf(["a", "b"])),
+            {"type": "string", "enum": ["a", "b"]},
+        ),
+        (
+            colander.SchemaNode(colander.Integer(), validator=colander.Range(1, 10)),
+            {"type": "integer", "minimum": 1, "maximum": 10},
+        ),
+        (
+            colander.SchemaNode(colander.String(), validator=colander.Length(2, 5)),
+            {"type": "string", "minLength": 2, "maxLength": 5},
+        ),
+        (
+            colander.SchemaNode(
+                colander.Sequence(),
+                colander.SchemaNode(colander.Float()),
+                validator=colander.Length(min=1),
+            ),
+            {"type": "array", "items": {"type": "number"}, "minItems": 1},
+        ),
+        (
+            colander.SchemaNode(colander.String(), validator=colander.Regex("[a-z]+")),
+            {"type": "string", "pattern": "^(?:[a-z]+)"},
+        ),
+        (
+            colander.SchemaNode(
+                colander.String(),
+                validator=colander.All(colander.Length(max=3), colander.OneOf(["ab"])),
+            ),
+            {"type": "string", "maxLength": 3, "enum": ["ab"]},
+        ),
+        (colander.SchemaNode(colander.Boolean()), {"type": "boolean"}),
+        (colander.SchemaNode(colander.DateTime()), {"type": "string", "format": "date-time"}),
+    ],
+)
+def test_colander_validators_as_json_schema(node, expected):
+    assert json_schema(node) == expected
+
+
+def test_optional_fields_accept_null_and_nested_mappings_keep_their_rules():
+    class Place(colander.MappingSchema):
+        city = colander.SchemaNode(colander.String())
+        zip = colander.SchemaNode(colander.String(), missing=colander.drop)
+        size = colander.SchemaNode(colander.Integer(), missing=3)
+
+    schema = json_schema(Place())
+    assert schema["required"] == ["city"]
+    assert schema["additionalProperties"] is False
+    # colander reads null as absent where a field may be absent.
+    assert schema["properties"]["zip"]["type"] == ["string", "null"]
+    assert schema["properties"]["size"] == {"type": ["integer", "null"], "default": 3}
+    assert schema["properties"]["city"]["type"] == "string"
+
+
+def test_hello_advertises_the_document(app):
+    url = app.get("/v1/").json["openapi"]
+    assert url == "http://localhost/v1/__api__"
+    assert app.get(url).json["openapi"] == "3.1.0"
