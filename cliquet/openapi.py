@@ -184,13 +184,22 @@ def _query_parameter(name: str, schema: dict[str, Any], description: str) -> dic
     return {"name": name, "in": "query", "schema": schema, "description": description}
 
 
+# A field name as a querystring may give it (``querystring._FIELD``), dotted into objects.
+_ANY_FIELD = r"[A-Za-z0-9_][A-Za-z0-9_-]*"
+
+
 def _list_parameters(fields: list[str], *, open_schema: bool) -> list[dict[str, Any]]:
-    """What ``cliquet.resource.querystring.parse_query`` reads, for these fields."""
-    since = {"type": "string", "pattern": f'^({_INTEGER_TEXT}|"[0-9]+")$'}
+    """What ``cliquet.resource.querystring.parse_query`` reads, for these fields (any field
+    of a schemaless resource may be sorted and filtered on: only the declared are listed)."""
+    name = _ANY_FIELD if open_schema else "(?:" + "|".join(map(re.escape, fields)) + ")"
+    name += r"(?:\.[A-Za-z0-9_-]+)*"
+    sort = {"type": "string", "pattern": f"^[-+]?{name}(?:,[-+]?{name})*$"}
+    shown = {"type": "string", "pattern": f"^{name}(?:,{name})*$"}
+    since = {"type": "string", "pattern": f'^(?:{_INTEGER_TEXT}|"[0-9]+")$'}
     parameters = [
         _query_parameter("_limit", {"type": "integer", "minimum": 1}, "Page size (capped)."),
-        _query_parameter("_sort", {"type": "string"}, "Fields, comma-separated; -field: desc."),
-        _query_parameter("_fields", {"type": "string"}, "Fields to answer, comma-separated."),
+        _query_parameter("_sort", sort, "Fields, comma-separated; -field: descending."),
+        _query_parameter("_fields", shown, "Fields to answer, comma-separated."),
         _query_parameter("_since", since, "Changes after this timestamp, tombstones included."),
         _query_parameter("_before", since, "Changes before this timestamp."),
         _query_parameter("_token", {"type": "string"}, "The page a Next-Page URL continues."),
@@ -199,8 +208,6 @@ def _list_parameters(fields: list[str], *, open_schema: bool) -> list[dict[str, 
     for field in fields:
         for prefix in _FILTER_PREFIXES:
             parameters.append(_filter_parameter(prefix, field))
-    if open_schema:
-        parameters[0]["description"] += " Records are schemaless: any field may be filtered."
     return parameters
 
 

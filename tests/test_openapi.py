@@ -5,15 +5,15 @@ resources with their schemas, parameters, headers and errors, the service views,
 extensions' endpoints and the authentication policies.
 """
 
+import re
+
 import colander
 import pytest
 from openapi_spec_validator import validate
-from pyramid.security import NO_PERMISSION_REQUIRED
 
-import cliquet
 from cliquet.errors import ERRORS
 from cliquet.json_schema import json_schema
-from cliquet.testing.web import build_app
+from cliquet.testing.web import basic_auth, build_app
 
 
 def _scan_testapp(config):
@@ -158,3 +158,109 @@ def test_hello_advertises_the_document(app):
     url = app.get("/v1/").json["openapi"]
     assert url == "http://localhost/v1/__api__"
     assert app.get(url).json["openapi"] == "3.1.0"
+
+
+# Query parameters, headers, errors, content types
+
+
+def test_list_accepts_every_reserved_parameter_and_each_fields_filters(document):
+    names = _parameters(document, "/articles", "get")
+    assert {"_limit", "_sort", "_fields", "_since", "_before", "_token", "_expected"} <= set(names)
+    for field in ("rank", "title", "id", "last_modified"):
+        for prefix in ("", "min_", "max_", "lt_", "gt_", "not_", "in_", "exclude_", "like_"):
+            assert f"{prefix}{field}" in names
+        assert f"has_{field}" in names
+    assert names["min_rank"]["in"] == "query"
+    assert names["_limit"]["schema"] == {"type": "integer", "minimum": 1}
+    assert names["gt_last_modified"]["schema"]["type"] == "integer"
+    # A collection's DELETE takes the filters too; a record only `_fields`.
+    assert "min_rank" in _parameters(document, "/articles", "delete")
+    record = _parameters(document, "/articles/{id}", "get")
+    assert "_fields" in record and "min_rank" not in record
+
+
+def test_filters_parse_as_the_document_says(app):
+    """Each documented filter is one the list accepts (no 400), and an undocumented one is
+    refused: the document and parse_query agree."""
+    document = app.get("/v1/__api__").json
+    for name, parameter in _parameters(document, "/articles", "get").items():
+        if parameter["in"] != "query" or name == "_token":
+            continue
+        value = parameter["schema"].get("enum", ["-rank" if name == "_sort" else "1"])[0]
+        if name == "_fields":
+            value = "title,author.name"
+        app.get("/v1/articles", {name: value}, headers=basic_auth(), status=200)
+    app.get("/v1/articles", {"min_nothere": "1"}, headers=basic_auth(), status=400)
+    sort = _parameters(document, "/articles", "get")["_sort"]["schema"]["pattern"]
+    assert re.fullmatch(sort, "-rank,title") and not re.fullmatch(sort, "nothere")
+
+
+def test_preconditions_on_every_resource_method(document):
+    for path in ("/articles", "/articles/{id}"):
+        for method in set(document["paths"][path]) - {"parameters"}:
+            names = _parameters(document, path, method)
+            assert names["If-Match"]["in"] == "header", (path, method)
+            assert names["If-None-Match"]["in"] == "header", (path, method)
+
+
+def test_response_headers(document):
+    assert set(document["components"]["headers"]) == {
+        "ETag",
+        "Last-Modified",
+        "Total-Records",
+        "Next-Page",
+        "Backoff",
+        "Retry-After",
+        "Alert",
+    }
+    listing = document["paths"]["/articles"]["get"]["responses"]["200"]["headers"]
+    assert {"ETag", "Last-Modified", "Total-Records", "Next-Page", "Backoff", "Alert"} <= set(
+        listing
+    )
+    put = document["paths"]["/articles/{id}"]["put"]["responses"]
+    assert "ETag" in put["200"]["headers"] and "ETag" in put["201"]["headers"]
+    assert "304" in document["paths"]["/articles/{id}"]["get"]["responses"]
+    unavailable = document["components"]["responses"]["503"]["headers"]
+    assert "Retry-After" in unavailable
+
+
+def test_error_body_lists_every_errno(document):
+    error = document["components"]["schemas"]["Error"]
+    assert error["properties"]["errno"]["enum"] == [int(e) for e in ERRORS]
+    assert error["required"] == ["code", "errno", "error"]
+    put = document["paths"]["/articles/{id}"]["put"]["responses"]
+    assert put["412"] == {"$ref": "#/components/responses/412"}
+    assert "default" in put
+
+
+def test_answers_match_what_the_service_sends(app, document):
+    """A record's answer and the error body, as served, are valid against the document."""
+    import jsonschema
+
+    def validator(schema):
+        resolver_schema = {**schema, "components": document["components"]}
+        return jsonschema.Draft202012Validator(resolver_schema)
+
+    auth = basic_auth()
+    created = app.post_json("/v1/articles", {"data": {"title": "a", "rank": 2}}, headers=auth)
+    answer = document["paths"]["/articles"]["post"]["responses"]["201"]
+    validator(answer["content"]["application/json"]["schema"]).validate(created.json)
+    listing = app.get("/v1/articles", {"_fields": "rank"}, headers=auth)
+    answer = document["paths"]["/articles"]["get"]["responses"]["200"]
+    validator(answer["content"]["application/json"]["schema"]).validate(listing.json)
+    error = app.put_json("/v1/articles/nope", {"data": {"title": 3}}, headers=auth, status=400)
+    validator({"$ref": "#/components/schemas/Error"}).validate(error.json)
+
+
+def test_patch_takes_json_merge_patch_and_json_patch(document):
+    patch = document["paths"]["/articles/{id}"]["patch"]["requestBody"]["content"]
+    assert set(patch) == {
+        "application/json",
+        "application/merge-patch+json",
+        "application/json-patch+json",
+    }
+    changes = document["components"]["schemas"]["article.patch"]
+    assert "required" not in changes
+    assert patch["application/json-patch+json"]["schema"]["type"] == "array"
+    post = document["paths"]["/articles"]["post"]["requestBody"]["content"]
+    assert set(post) == {"application/json"}
