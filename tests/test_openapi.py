@@ -6,11 +6,15 @@ extensions' endpoints and the authentication policies.
 """
 
 import re
+import sys
 
 import colander
 import pytest
+import webtest
 from openapi_spec_validator import validate
+from pyramid.security import NO_PERMISSION_REQUIRED
 
+import cliquet
 from cliquet.errors import ERRORS
 from cliquet.json_schema import json_schema
 from cliquet.testing.web import basic_auth, build_app
@@ -264,3 +268,110 @@ def test_patch_takes_json_merge_patch_and_json_patch(document):
     assert patch["application/json-patch+json"]["schema"]["type"] == "array"
     post = document["paths"]["/articles"]["post"]["requestBody"]["content"]
     assert set(post) == {"application/json"}
+
+
+# Batch, service views, extensions, security
+
+
+def test_service_views_and_batch(document):
+    paths = document["paths"]
+    for path in ("/", "/__heartbeat__", "/__lbheartbeat__", "/__version__", "/__api__"):
+        assert "get" in paths[path], path
+    assert "503" in paths["/__heartbeat__"]["get"]["responses"]
+    batch = paths["/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert batch["required"] == ["requests"]
+    assert batch["properties"]["requests"]["items"]["required"] == ["path"]
+
+
+class _SearchQuery(colander.MappingSchema):
+    q = colander.SchemaNode(colander.String(), validator=colander.Length(min=1))
+
+
+class _SearchBody(colander.MappingSchema):
+    limit = colander.SchemaNode(colander.Integer(), validator=colander.Range(1, 50))
+
+
+class _Search(colander.MappingSchema):
+    """A Cornice schema: what each part of the request holds."""
+
+    querystring = _SearchQuery()
+    body = _SearchBody()
+
+
+class _TokenPolicy:
+    """An authentication policy cliquet knows nothing of."""
+
+    def unauthenticated_userid(self, request):
+        return None
+
+    def authenticated_userid(self, request):
+        return None
+
+    def effective_principals(self, request):
+        return []
+
+    def remember(self, request, principal, **kw):
+        return []
+
+    def forget(self, request):
+        return []
+
+
+def _extension(config):
+    service = cliquet.make_service(config, "search", "/search/{bucket:[a-z]+}")
+    service.add_view("POST", lambda request: {}, schema=_Search, permission=NO_PERMISSION_REQUIRED)
+    config.add_cornice_service(service)
+
+
+def test_extensions_services_and_authentication_policies():
+    settings = {
+        "multiauth.policies": "basicauth token",
+        "multiauth.policy.token.use": "tests.test_openapi._TokenPolicy",
+    }
+    app = build_app(settings, setup=_extension)
+    document = app.get("/v1/__api__").json
+    validate(document)
+    search = document["paths"]["/search/{bucket}"]
+    bucket = search["parameters"][0]
+    assert bucket["name"] == "bucket" and bucket["schema"]["pattern"] == "^(?:[a-z]+)$"
+    post = search["post"]
+    assert post["parameters"][0]["name"] == "q" and post["parameters"][0]["in"] == "query"
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["limit"]["maximum"] == 50
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["basicauth"] == {"type": "http", "scheme": "basic"}
+    assert schemes["token"]["type"] == "apiKey"
+    assert "tests.test_openapi._TokenPolicy" in schemes["token"]["description"]
+    assert {} in document["security"]
+
+
+def test_default_authentication_is_http_basic(document):
+    assert document["components"]["securitySchemes"] == {
+        "basicauth": {"type": "http", "scheme": "basic"}
+    }
+
+
+# A generated project
+
+
+def test_generated_projects_document(cookies, monkeypatch):
+    from pathlib import Path
+
+    template = Path(__file__).parent.parent / "templates" / "project"
+    result = cookies.bake(template=str(template), extra_context={"project_name": "demo"})
+    assert result.exit_code == 0, result.exception
+    monkeypatch.syspath_prepend(str(result.project_path))
+    import importlib
+
+    package = importlib.import_module("demo")
+    try:
+        app = webtest.TestApp(package.main({}, **{"cliquet.userid_hmac_secret": "s"}))
+        document = app.get("/v1/__api__").json
+    finally:
+        for name in [n for n in sys.modules if n == "demo" or n.startswith("demo.")]:
+            del sys.modules[name]
+    validate(document)
+    assert document["info"]["title"] == "demo"
+    article = document["components"]["schemas"]["article"]
+    assert article["required"] == ["title"]
+    assert {"/articles", "/articles/{id}", "/batch"} <= set(document["paths"])
