@@ -298,25 +298,6 @@ class _Search(colander.MappingSchema):
     body = _SearchBody()
 
 
-class _TokenPolicy:
-    """An authentication policy cliquet knows nothing of."""
-
-    def unauthenticated_userid(self, request):
-        return None
-
-    def authenticated_userid(self, request):
-        return None
-
-    def effective_principals(self, request):
-        return []
-
-    def remember(self, request, principal, **kw):
-        return []
-
-    def forget(self, request):
-        return []
-
-
 def _extension(config):
     service = cliquet.make_service(config, "search", "/search/{bucket:[a-z]+}")
     service.add_view("POST", lambda request: {}, schema=_Search, permission=NO_PERMISSION_REQUIRED)
@@ -326,7 +307,7 @@ def _extension(config):
 def test_extensions_services_and_authentication_policies():
     settings = {
         "multiauth.policies": "basicauth token",
-        "multiauth.policy.token.use": "tests.test_openapi._TokenPolicy",
+        "multiauth.policy.token.use": "tests.test_authorization.LocalNetworkPolicy",
     }
     app = build_app(settings, setup=_extension)
     document = app.get("/v1/__api__").json
@@ -341,7 +322,7 @@ def test_extensions_services_and_authentication_policies():
     schemes = document["components"]["securitySchemes"]
     assert schemes["basicauth"] == {"type": "http", "scheme": "basic"}
     assert schemes["token"]["type"] == "apiKey"
-    assert "tests.test_openapi._TokenPolicy" in schemes["token"]["description"]
+    assert "tests.test_authorization.LocalNetworkPolicy" in schemes["token"]["description"]
     assert {} in document["security"]
 
 
