@@ -11,12 +11,25 @@ Errnos are appended to :class:`ERRORS`, never renumbered: clients switch on them
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from enum import IntEnum
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypedDict
 
 from pyramid import httpexceptions
 
-__all__ = ["ERRORS", "http_error", "json_error_response", "errno_for_status", "raise_invalid"]
+__all__ = [
+    "ERRORS",
+    "Detail",
+    "http_error",
+    "json_error_response",
+    "errno_for_status",
+    "invalid_request",
+    "raise_invalid",
+    "field_name",
+    "describe",
+    "colander_details",
+]
 
 
 class ERRORS(IntEnum):
@@ -38,7 +51,8 @@ class ERRORS(IntEnum):
     METHOD_NOT_ALLOWED        405     115    method not allowed here (or read-only)
     CLIENT_REACHED_CAPACITY   429     117    too many requests
     FORBIDDEN                 403     121    authenticated but not allowed
-    CONSTRAINT_VIOLATED       409     122    a unique constraint is violated
+    CONSTRAINT_VIOLATED       409     122    conflicts with the record: a unique field, or
+                                             a JSON Patch that does not apply to it
     BACKEND                   503     201    a backend failed
     SERVICE_DEPRECATED        410     202    past end of service
     UNDEFINED                 500     999    anything unexpected
@@ -156,6 +170,45 @@ def json_error_response(status: int, **kwargs: Any) -> httpexceptions.HTTPExcept
     return http_error(exc_class(), **kwargs)
 
 
+class Detail(TypedDict):
+    """One faulty part of a request: ``name`` is its dotted path from the root of its
+    ``location`` (``data.tags.0`` in ``body``, ``_since`` in ``querystring``), or None when
+    the whole location is at fault."""
+
+    location: str
+    name: str | None
+    description: str
+
+
+def field_name(*parts: str | int | None) -> str | None:
+    """The dotted name of a value: ``field_name("data", "tags", 0)`` is ``data.tags.0``."""
+    return ".".join(str(p) for p in parts if p is not None and p != "") or None
+
+
+def invalid_request(
+    details: Sequence[Detail],
+    *,
+    errno: int = ERRORS.INVALID_PARAMETERS,
+    httpexception: httpexceptions.HTTPException | None = None,
+) -> httpexceptions.HTTPException:
+    """The error naming each faulty part of the request in ``details`` (a 400 unless
+    ``httpexception`` says otherwise); its message is the first one's, in words.
+
+    Every error about what a client sent is built here, so that all name their values the
+    same way (see :class:`Detail`).
+    """
+    first = details[0]
+    message = first["description"]
+    if first["name"]:
+        message = f"{first['name']} in {first['location']}: {message}"
+    return http_error(
+        httpexception if httpexception is not None else httpexceptions.HTTPBadRequest(),
+        errno=errno,
+        message=message,
+        details=[dict(d) for d in details],
+    )
+
+
 def raise_invalid(
     *,
     location: str = "body",
@@ -167,8 +220,46 @@ def raise_invalid(
 
     :raises pyramid.httpexceptions.HTTPBadRequest: always.
     """
-    details = [{"location": location, "name": name, "description": description}]
-    message = f"{name} in {location}: {description}" if name else description
-    raise http_error(
-        httpexceptions.HTTPBadRequest(), errno=errno, message=message, details=details
-    )
+    detail = Detail(location=location, name=name, description=description)
+    raise invalid_request([detail], errno=errno)
+
+
+# Colander's messages about a value of the wrong type quote the value and its own internals
+# ("5 is not a string: {'title': ''}"): they are said in words instead. Others (ranges,
+# lengths, choices) are readable as they are.
+_TYPE_MESSAGES = {
+    "${val} is not a string: ${err}": "Must be a string.",
+    '"${val}" is not a string': "Must be a string.",
+    "${val} is not a string": "Must be a string.",
+    '"${val}" is not a number': "Must be a number.",
+    '"${val}" is not a mapping type: ${err}': "Must be an object.",
+    '"${val}" is not iterable': "Must be an array.",
+    "${cstruct} is not iterable": "Must be an array.",
+    '"${val}" is neither in (${false_choices}) nor in (${true_choices})': "Must be a boolean.",
+    'Unrecognized keys in mapping: "${val}"': "Holds unknown fields.",
+}
+# Each template as a pattern of the text Cornice interpolated: any text where "${...}" was.
+_TYPE_PATTERNS = [
+    (re.compile("(?s:.*)".join(map(re.escape, re.split(r"\$\{\w+\}", template)))), words)
+    for template, words in _TYPE_MESSAGES.items()
+]
+
+
+def describe(message: Any) -> str:
+    """A colander message (a translation string, or the text Cornice made of one) in words."""
+    text = message.interpolate() if hasattr(message, "interpolate") else str(message)
+    for pattern, words in _TYPE_PATTERNS:
+        if pattern.fullmatch(text):
+            return words
+    return text
+
+
+def colander_details(
+    error: Any, *, location: str = "body", prefix: str | None = None
+) -> list[Detail]:
+    """What a ``colander.Invalid`` says, one :class:`Detail` per faulty value, named from the
+    root of ``location`` (``prefix`` is where the schema's value sits: ``data``)."""
+    return [
+        Detail(location=location, name=field_name(prefix, name), description=text)
+        for name, text in error.asdict(translate=describe).items()
+    ]

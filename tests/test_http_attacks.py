@@ -215,7 +215,8 @@ def test_the_test_operation_compares_json_types(app, alice, note_url, stored, te
         {"op": "test", "path": "/data/v", "value": tested},
     ]
     response = json_patch(app, note_url, operations, alice, expect_errors=True)
-    assert_error(response, 400, 109)
+    # A failed test: the patch does not apply to the record (RFC 5789 section 2.2).
+    assert_error(response, 409, 122)
     assert "v" not in app.get(note_url, headers=alice).json["data"]
 
 

@@ -31,11 +31,19 @@ from cliquet.authorization import (
     Authenticated,
     get_principals,
 )
-from cliquet.errors import ERRORS, http_error, raise_invalid
+from cliquet.errors import (
+    ERRORS,
+    Detail,
+    colander_details,
+    field_name,
+    http_error,
+    invalid_request,
+    raise_invalid,
+)
 from cliquet.events import ACTIONS, notify_resource_event
 from cliquet.resource import preconditions, querystring
 from cliquet.resource.ids import UUID4, IdGenerator
-from cliquet.resource.json_patch import JSONPatchError, apply_json_patch
+from cliquet.resource.json_patch import JSONPatchConflict, JSONPatchError, apply_json_patch
 from cliquet.resource.model import Model
 from cliquet.resource.schema import PermissionsSchema, ResourceSchema
 from cliquet.resource.viewset import ResourceInfo, register, register_resource
@@ -88,6 +96,33 @@ def _copy_path(source: dict[str, Any], target: dict[str, Any], path: list[str]) 
     if not isinstance(nested, dict):
         nested = target[head] = {}
     _copy_path(value, nested, rest)
+
+
+_MISSING = object()
+
+
+def _value_at(record: Any, path: tuple[str | int, ...]) -> Any:
+    """The value at ``path`` in ``record``, or a marker equal to no value."""
+    for part in path:
+        try:
+            record = record[part]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return record
+
+
+def _touches_permissions(operations: Any) -> bool:
+    """Whether a JSON Patch names ``/permissions`` (or below) in a path."""
+    if not isinstance(operations, list):
+        return False
+    return any(
+        isinstance(op, dict)
+        and any(
+            isinstance(op.get(m), str) and (op[m] + "/").startswith("/permissions/")
+            for m in ("path", "from")
+        )
+        for op in operations
+    )
 
 
 def _http_date(timestamp_ms: int) -> str:
@@ -280,7 +315,7 @@ class UserResource:
             body = self._json_patched(existing)
             merged = body["data"]
         else:
-            body = self._body(data_required=False)
+            body = self._body(data_required=False)  # data, permissions or both
             changes = body.get("data") or {}
             changes.pop("id", None)
             changes.pop("last_modified", None)
@@ -409,6 +444,8 @@ class UserResource:
         return record
 
     def _body(self, *, data_required: bool = True) -> dict[str, Any]:
+        """The body of a write, ``{"data": {...}, "permissions": {...}}``, its permissions
+        validated; without ``data_required`` (a PATCH), data or permissions are needed."""
         request = self.request
         limit = request.registry.settings["cliquet.max_request_body_bytes"]
         if len(request.body) > limit:
@@ -425,22 +462,30 @@ class UserResource:
                 description="The body must be a JSON object.",
                 errno=ERRORS.INVALID_POSTED_DATA,
             )
-        data = body.get("data")
-        if data is None and data_required:
+        keys = ("data", "permissions") if self.info.shareable else ("data",)
+        data, permissions = body.get("data"), body.get("permissions")
+        if data is None and (data_required or permissions is None):
+            what = "the record" if data_required else "the changes"
+            wanted = " or ".join(f'{{"{k}": {{...}}}}' for k in keys)
             raise_invalid(
                 location="body",
                 name="data",
-                description='Required: the record, as {"data": {...}}.',
+                description=f"Required: {what}, as {wanted}.",
                 errno=ERRORS.INVALID_POSTED_DATA,
+            )
+        unknown = sorted(set(body) - {"data", "permissions"})
+        if unknown:
+            description = f"Unknown: a body holds {' and '.join(keys)} only."
+            raise invalid_request(
+                [Detail(location="body", name=k, description=description) for k in unknown]
             )
         if data is not None and not isinstance(data, dict):
             raise_invalid(
                 location="body",
                 name="data",
-                description="Must be a JSON object.",
+                description="Must be an object.",
                 errno=ERRORS.INVALID_POSTED_DATA,
             )
-        permissions = body.get("permissions")
         if permissions is not None:
             if not self.info.shareable:
                 raise_invalid(
@@ -453,22 +498,31 @@ class UserResource:
         """What a JSON Patch (RFC 6902) body makes of the record's answer: the whole record,
         and its whole permissions when the patch changed them (``None`` otherwise).
 
-        The patch applies to ``{"data": record, "permissions": {...}}``, as the record is read.
+        The patch applies to ``{"data": record, "permissions": {...}}``, as the record is read;
+        ``/permissions/read/<principal>`` adds, removes or tests one principal, as Kinto's
+        clients send it.
         """
         document = self._record_body(existing)
         operations = json_body.read_body(self.request.body) if self.request.body else None
-        try:
-            patched = apply_json_patch(document, operations)
-        except JSONPatchError as e:
-            name = None if e.index is None else str(e.index)
+        if not self.info.shareable and _touches_permissions(operations):
             raise_invalid(
-                location="body", name=name, description=str(e), errno=ERRORS.INVALID_POSTED_DATA
+                location="body", name="permissions", description="Not a shareable resource."
             )
+        try:
+            patched = apply_json_patch(document, operations, sets_under=["/permissions"])
+        except JSONPatchError as e:
+            # RFC 5789 section 2.2: a patch the record is not as it assumes is a conflict.
+            conflict = isinstance(e, JSONPatchConflict)
+            raise invalid_request(
+                [Detail(location="body", name=field_name(e.index), description=f"{e}.")],
+                errno=ERRORS.CONSTRAINT_VIOLATED if conflict else ERRORS.INVALID_POSTED_DATA,
+                httpexception=httpexceptions.HTTPConflict() if conflict else None,
+            ) from None
         if not isinstance(patched, dict) or not isinstance(patched.get("data"), dict):
             raise_invalid(
                 location="body",
                 name="data",
-                description="Must stay a JSON object.",
+                description="Must stay an object.",
                 errno=ERRORS.INVALID_POSTED_DATA,
             )
         data = {**patched["data"], "id": existing["id"]}
@@ -486,7 +540,7 @@ class UserResource:
             raise_invalid(
                 location="body",
                 name="permissions",
-                description="Must stay a JSON object.",
+                description="Must stay an object.",
                 errno=ERRORS.INVALID_POSTED_DATA,
             )
         # Permissions the patch removed are emptied, not kept.
@@ -496,44 +550,54 @@ class UserResource:
     def _validate_permissions(self, permissions: Any) -> dict[str, list[str]]:
         import colander
 
-        try:
-            validated = PermissionsSchema().deserialize(permissions)
-        except colander.Invalid as e:
-            raise_invalid(location="body", name="permissions", description=str(e.asdict()))
-            raise
-        unknown = set(permissions) - {"read", "write"} if isinstance(permissions, dict) else set()
-        if unknown:
+        if not isinstance(permissions, dict):
             raise_invalid(
                 location="body",
                 name="permissions",
-                description=f"Unknown permissions {sorted(unknown)}.",
+                description='Must be an object: {"read": [principals], "write": [principals]}.',
             )
+        description = "Unknown permission: only read and write may be given."
+        details = [
+            Detail(location="body", name=field_name("permissions", name), description=description)
+            for name in sorted(set(permissions) - {"read", "write"})
+        ]
+        try:
+            validated = PermissionsSchema().deserialize(permissions)
+        except colander.Invalid as e:
+            details += colander_details(e, prefix="permissions")
+        if details:
+            raise invalid_request(details)
         return validated
 
     def _validate(self, new: dict[str, Any], *, old: dict[str, Any] | None) -> dict[str, Any]:
+        """The record ``new`` as the schema makes it; 400 naming each faulty field.
+
+        A field the schema does not know is refused when this write sets or changes it: one
+        a record still holds from an older schema does not stop other changes.
+        """
         import colander
 
         data = {k: v for k, v in new.items() if k not in ("id", "last_modified")}
         # Read-only fields are set at creation and never changed afterwards.
         for name in self._schema.get_option("readonly_fields"):
             if old is not None and name in data and old.get(name) != data[name]:
-                raise_invalid(location="body", name=f"data.{name}", description="Read-only.")
+                raise_invalid(
+                    location="body", name=field_name("data", name), description="Read-only."
+                )
             if old is not None and name in old and name not in data:
                 data[name] = old[name]  # a replacement keeps them
+        description = "Unknown field: not in the schema of this resource."
+        details = [
+            Detail(location="body", name=field_name("data", *path), description=description)
+            for path in self._schema.unknown_fields(data)
+            if old is None or _value_at(data, path) != _value_at(old, path)
+        ]
+        if details:
+            raise invalid_request(details)
         try:
             return dict(self._schema.deserialize(data))
         except colander.Invalid as e:
-            details = [
-                {"location": "body", "name": name or "data", "description": message}
-                for name, message in e.asdict().items()
-            ]
-            first = details[0]
-            raise http_error(
-                httpexceptions.HTTPBadRequest(),
-                errno=ERRORS.INVALID_PARAMETERS,
-                message=f"{first['name']} in body: {first['description']}",
-                details=details,
-            ) from None
+            raise invalid_request(colander_details(e, prefix="data")) from None
 
     def _store(self, write: Any) -> dict[str, Any]:
         try:

@@ -17,7 +17,7 @@ from pyramid.router import default_execution_policy
 from pyramid.security import forget
 
 from cliquet.cache import CacheError
-from cliquet.errors import ERRORS, http_error
+from cliquet.errors import ERRORS, Detail, describe, http_error, invalid_request
 from cliquet.permission import PermissionBackendError
 from cliquet.storage import StorageError
 
@@ -25,7 +25,11 @@ __all__ = ["includeme", "ErrorRenderer"]
 
 
 class ErrorRenderer(CorniceRenderer):
-    """Cornice's JSON renderer, rendering ``request.errors`` as a cliquet error."""
+    """Cornice's JSON renderer, rendering ``request.errors`` as a cliquet error.
+
+    Cornice's colander validators name a field from the root of its location (``name`` in
+    ``body``), as cliquet does; their colander text is said in words, as cliquet's is.
+    """
 
     def render_errors(self, request: Any) -> httpexceptions.HTTPException:
         errors = list(request.errors)
@@ -36,18 +40,14 @@ class ErrorRenderer(CorniceRenderer):
         if any(_is_bad_json(e) for e in errors):
             errno = ERRORS.BADJSON
         details = [
-            {
-                "location": e.get("location"),
-                "name": e.get("name"),
-                "description": _text(e.get("description")),
-            }
+            Detail(
+                location=e.get("location"),
+                name=e.get("name") or None,
+                description=describe(_text(e.get("description"))),
+            )
             for e in errors
-        ]
-        first = details[0] if details else {}
-        message = first.get("description", "Invalid request")
-        if first.get("name"):
-            message = f"{first['name']} in {first['location']}: {message}"
-        return http_error(exc_class(), errno=errno, message=message, details=details)
+        ] or [Detail(location="body", name=None, description="Invalid request.")]
+        return invalid_request(details, errno=errno, httpexception=exc_class())
 
 
 def _is_bad_json(error: Any) -> bool:
@@ -128,12 +128,7 @@ def _not_utf8(context: UnicodeDecodeError, request: Any) -> Any:
         else:
             return _unexpected(context, request)  # not the client's bytes: a bug of ours
     description = "Not valid UTF-8 once percent-decoded."
-    return http_error(
-        httpexceptions.HTTPBadRequest(),
-        errno=ERRORS.INVALID_PARAMETERS,
-        message=f"{name or 'The ' + location} in {location}: {description}",
-        details=[{"location": location, "name": name, "description": description}],
-    )
+    return invalid_request([Detail(location=location, name=name, description=description)])
 
 
 def _backend_error(context: Exception, request: Any) -> Any:
@@ -166,12 +161,8 @@ def _execution_policy(environ: dict[str, Any], router: Any) -> Any:
     the exception views too is a JSON 500, not the WSGI server's ``text/plain`` one.
     """
     if _CONTROL_CHARACTERS.search(environ.get("PATH_INFO", "")):
-        return http_error(
-            httpexceptions.HTTPBadRequest(),
-            errno=ERRORS.INVALID_PARAMETERS,
-            message="The path contains a control character.",
-            details=[{"location": "path", "name": None, "description": "Control character."}],
-        )
+        description = "The path contains a control character."
+        return invalid_request([Detail(location="path", name=None, description=description)])
     try:
         return default_execution_policy(environ, router)
     except Exception:

@@ -811,14 +811,14 @@ def test_body_without_data_object_is_400_errno_109(app, alice, body):
 @pytest.mark.parametrize(
     ("data", "field"),
     [
-        ({}, "title"),
-        ({"body": "no title"}, "title"),
-        ({"title": None}, "title"),
-        ({"title": 12}, "title"),
-        ({"title": "x", "rank": "abc"}, "rank"),
-        ({"title": "x", "rank": [1]}, "rank"),
-        ({"title": "x", "tags": "not a list"}, "tags"),
-        ({"title": "x", "author": "not an object"}, "author"),
+        ({}, "data.title"),
+        ({"body": "no title"}, "data.title"),
+        ({"title": None}, "data.title"),
+        ({"title": 12}, "data.title"),
+        ({"title": "x", "rank": "abc"}, "data.rank"),
+        ({"title": "x", "rank": [1]}, "data.rank"),
+        ({"title": "x", "tags": "not a list"}, "data.tags"),
+        ({"title": "x", "author": "not an object"}, "data.author"),
     ],
 )
 def test_schema_violation_is_400_errno_107_naming_the_field(app, alice, data, field):

@@ -222,11 +222,11 @@ def test_put_schema_violation_is_400_and_nothing_stored(app, alice, article):
         url(article), {"data": {"title": "x", "rank": "high"}}, headers=alice, expect_errors=True
     )
     body = assert_error(response, 400, 107)
-    assert [(d["location"], d["name"]) for d in body["details"]] == [("body", "rank")]
+    assert [(d["location"], d["name"]) for d in body["details"]] == [("body", "data.rank")]
     assert get(app, alice, article) == article
     response = app.put_json(url(UNKNOWN_ID), {"data": {}}, headers=alice, expect_errors=True)
     body = assert_error(response, 400, 107)
-    assert [(d["location"], d["name"]) for d in body["details"]] == [("body", "title")]
+    assert [(d["location"], d["name"]) for d in body["details"]] == [("body", "data.title")]
     assert app.get(url(UNKNOWN_ID), headers=alice, expect_errors=True).status_code == 404
 
 
@@ -338,10 +338,10 @@ def test_patch_on_another_users_record_is_404_errno_110(app, alice, bob, article
 @pytest.mark.parametrize(
     ("data", "field"),
     [
-        ({"rank": "high"}, "rank"),
-        ({"title": None}, "title"),
-        ({"title": 3}, "title"),
-        ({"tags": "x"}, "tags"),
+        ({"rank": "high"}, "data.rank"),
+        ({"title": None}, "data.title"),
+        ({"title": 3}, "data.title"),
+        ({"tags": "x"}, "data.tags"),
     ],
 )
 def test_patch_breaking_the_schema_is_400_and_nothing_stored(app, alice, article, data, field):
@@ -360,7 +360,7 @@ def test_merge_patch_removing_a_required_field_is_400(app, alice, article):
         expect_errors=True,
     )
     body = assert_error(response, 400, 107)
-    assert [d["name"] for d in body["details"]] == ["title"]
+    assert [d["name"] for d in body["details"]] == ["data.title"]
     assert get(app, alice, article) == article
 
 

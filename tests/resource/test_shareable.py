@@ -386,22 +386,22 @@ def test_text_is_required(app, alice):
 
 
 @pytest.mark.parametrize(
-    "permissions",
+    "permissions, name",
     [
-        {"admin": [BOB]},
-        {"read": [BOB], "delete": [BOB]},
-        {"read": BOB},
-        {"write": {"who": BOB}},
-        {"read": [1]},
-        [BOB],
-        "read",
+        ({"admin": [BOB]}, "permissions.admin"),
+        ({"read": [BOB], "delete": [BOB]}, "permissions.delete"),
+        ({"read": BOB}, "permissions.read"),
+        ({"write": {"who": BOB}}, "permissions.write"),
+        ({"read": [1]}, "permissions.read.0"),
+        ([BOB], "permissions"),
+        ("read", "permissions"),
     ],
 )
-def test_invalid_permissions_are_refused(app, alice, permissions):
+def test_invalid_permissions_are_refused(app, alice, permissions, name):
     body = {"data": {"text": "x"}, "permissions": permissions}
     response = app.post_json("/v1/notes", body, headers=alice, status=400)
     assert_error(response, 400, 107)
-    assert response.json["details"][0]["name"] == "permissions"
+    assert response.json["details"][0]["name"] == name
     assert app.get("/v1/notes", headers=alice).json["data"] == []
 
 

@@ -191,9 +191,8 @@ def test_hostile_querystrings_are_refused(app, alice, resource, query, name, all
         query = query.replace("title", "text").replace("rank", "text").replace("author", "x")
         name = name and name.replace("title", "text").replace("rank", "text")
         name = name and name.replace("author", "x")
-    app.post_json(
-        f"/v1/{resource}", {"data": {"title": "t", "text": "t"}}, headers=alice, expect_errors=True
-    )
+    record = {"title": "t"} if resource == "articles" else {"text": "t"}
+    app.post_json(f"/v1/{resource}", {"data": record}, headers=alice, status=201)
     for method in ("GET", "HEAD", "DELETE"):
         answer = send(app, method, f"/v1/{resource}?{query}", None, alice)
         if answer.status in allowed:
