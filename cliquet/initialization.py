@@ -18,7 +18,6 @@ from urllib.parse import quote
 from pyramid.events import NewRequest
 from pyramid.exceptions import ConfigurationError
 from pyramid.httpexceptions import (
-    HTTPBadRequest,
     HTTPGone,
     HTTPMethodNotAllowed,
     HTTPNotAcceptable,
@@ -29,7 +28,7 @@ from pyramid.httpexceptions import (
 from pyramid.interfaces import IRoutesMapper
 
 from cliquet.cache import CacheBase
-from cliquet.errors import ERRORS, http_error
+from cliquet.errors import ERRORS, Detail, http_error, invalid_request
 from cliquet.permission import PermissionBase
 from cliquet.settings import SettingError, read_int
 from cliquet.storage import StorageBase
@@ -233,12 +232,7 @@ def _check_host(request: Any) -> None:
     if host is None or _REQUEST_HOST.fullmatch(host):
         return
     description = "Must be a host name or address, with an optional port."
-    raise http_error(
-        HTTPBadRequest(),
-        errno=ERRORS.INVALID_PARAMETERS,
-        message=f"Host in header: {description}",
-        details=[{"location": "header", "name": "Host", "description": description}],
-    )
+    raise invalid_request([Detail(location="header", name="Host", description=description)])
 
 
 def _has_body(request: Any) -> bool:
@@ -265,13 +259,10 @@ def _accepts_json(request: Any) -> bool:
 def _check_media_types(request: Any) -> None:
     """406 unless the client takes JSON; 415 for a write whose body is not JSON."""
     if not _accepts_json(request):
-        raise http_error(
-            HTTPNotAcceptable(),
-            errno=ERRORS.INVALID_PARAMETERS,
-            message=f"Accept in header: the service only answers {_JSON}.",
-            details=[
-                {"location": "header", "name": "Accept", "description": f"Must allow {_JSON}."}
-            ],
+        description = f"Must allow {_JSON}: the service only answers it."
+        raise invalid_request(
+            [Detail(location="header", name="Accept", description=description)],
+            httpexception=HTTPNotAcceptable(),
         )
     if request.method not in _WRITE_METHODS or not _has_body(request):
         return
@@ -279,17 +270,10 @@ def _check_media_types(request: Any) -> None:
     charset = (request.charset or "utf-8").strip().lower()
     if (request.content_type or "").lower() not in allowed or charset not in _BODY_CHARSETS:
         expected = " or ".join(sorted(allowed)) + " (UTF-8)"
-        raise http_error(
-            HTTPUnsupportedMediaType(),
-            errno=ERRORS.INVALID_PARAMETERS,
-            message=f"Content-Type in header: a {request.method} body must be {expected}.",
-            details=[
-                {
-                    "location": "header",
-                    "name": "Content-Type",
-                    "description": f"Must be {expected}.",
-                }
-            ],
+        description = f"A {request.method} body must be {expected}."
+        raise invalid_request(
+            [Detail(location="header", name="Content-Type", description=description)],
+            httpexception=HTTPUnsupportedMediaType(),
         )
 
 
