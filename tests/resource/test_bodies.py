@@ -16,6 +16,9 @@ from cornice.validators import colander_body_validator
 
 from cliquet import resource
 
+# Refusals must leave every backend as it was, and what is kept must come back from each.
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgresql")
+
 ARTICLES = "/v1/articles"
 NOTES = "/v1/notes"
 MERGE_PATCH = "application/merge-patch+json"

@@ -6,6 +6,9 @@ import pytest
 
 from cliquet.resource.json_patch import JSONPatchConflict, JSONPatchError, apply_json_patch
 
+# The HTTP tests patch records and permissions as each backend stores them.
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgresql")
+
 JSON_PATCH = "application/json-patch+json"
 URL = "/v1/articles"
 
