@@ -9,13 +9,14 @@ import urllib.parse
 import pytest
 
 from cliquet.testing.web import basic_auth, build_app
+from tests.servers import server_address
 
 
 class Proxy:
     """A TCP relay on 127.0.0.1 that can be cut and restored on the same port."""
 
-    def __init__(self, target_port):
-        self.target = ("127.0.0.1", target_port)
+    def __init__(self, target):
+        self.target = target  # (host, port)
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         self.port = probe.getsockname()[1]
@@ -121,7 +122,7 @@ def _serve(settings):
 
 @pytest.mark.postgresql
 def test_postgresql_outage_gives_503_then_recovers(postgresql_url):
-    proxy = Proxy(5432)
+    proxy = Proxy(server_address(postgresql_url))
     proxy.start()
     url = _via_proxy(postgresql_url, proxy)
     app = _serve(
@@ -141,7 +142,7 @@ def test_postgresql_outage_gives_503_then_recovers(postgresql_url):
 
 @pytest.mark.redis
 def test_redis_outage_gives_503_then_recovers(redis_url, redis_prefix):
-    proxy = Proxy(6379)
+    proxy = Proxy(server_address(redis_url))
     proxy.start()
     app = _serve(
         {

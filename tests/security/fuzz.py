@@ -683,22 +683,15 @@ def make_app(backend: str) -> Iterator[Any]:
             finally:
                 _dispose(app)
         return
-    import psycopg
+    # The suite's server (CLIQUET_TEST_POSTGRESQL_URL), a database of its own dropped after.
+    from tests.servers import postgresql_database
 
-    from tests.servers import POSTGRESQL_ADMIN_DSN
-
-    name = f"cliquet_fuzz_{uuid.uuid4().hex}"
-    with psycopg.connect(POSTGRESQL_ADMIN_DSN, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    with postgresql_database() as url:
+        app = build_app(_sql_settings(url), setup=setup)
         try:
-            url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-            app = build_app(_sql_settings(url), setup=setup)
-            try:
-                yield app
-            finally:
-                _dispose(app)
+            yield app
         finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _dispose(app)
 
 
 def _dispose(app: Any) -> None:
