@@ -13,6 +13,9 @@ from cliquet.authorization import get_principals
 from cliquet.testing.web import TEST_SETTINGS, basic_auth
 from tests.resource import conftest as resource_fixtures
 
+# Backend-specific throughout: every storage backend (docs/TESTING.md).
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgresql")
+
 backend_settings = resource_fixtures.backend_settings
 make_resource_app = resource_fixtures.make_resource_app
 app = resource_fixtures.app

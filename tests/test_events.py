@@ -11,6 +11,9 @@ from cliquet.storage import StorageError
 from cliquet.testing.web import TEST_SETTINGS
 from tests.resource import conftest as resource_fixtures
 
+# Backend-specific throughout: every storage backend (docs/TESTING.md).
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgresql")
+
 # The resource test service (tests/resource/testapp.py), over every storage backend.
 backend_settings = resource_fixtures.backend_settings
 make_resource_app = resource_fixtures.make_resource_app

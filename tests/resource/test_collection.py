@@ -61,6 +61,7 @@ def test_empty_list(app, alice):
     assert int(response.headers["ETag"][1:-1]) > 0
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_post_creates_with_server_id_and_timestamp(app, alice):
     response = app.post_json(URL, {"data": {"title": "One", "rank": 3}}, headers=alice)
     assert response.status_code == 201
@@ -79,6 +80,7 @@ def test_post_creates_with_server_id_and_timestamp(app, alice):
     assert list(response.json) == ["data"]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_post_drops_client_last_modified(app, alice):
     response = app.post_json(
         URL, {"data": {"title": "t", "last_modified": 42}}, headers=alice, status=201
@@ -86,6 +88,7 @@ def test_post_drops_client_last_modified(app, alice):
     assert response.json["data"]["last_modified"] != 42
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_list_returns_created_records_newest_first(app, alice):
     first = create(app, alice, title="first")
     second = create(app, alice, title="second")
@@ -95,6 +98,7 @@ def test_list_returns_created_records_newest_first(app, alice):
     assert "Next-Page" not in response.headers
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_post_with_explicit_valid_id(app, alice):
     record_id = "2dc1483f-a0af-44d0-aa85-5c5100e834bb"
     response = app.post_json(URL, {"data": {"id": record_id, "title": "mine"}}, headers=alice)
@@ -104,6 +108,7 @@ def test_post_with_explicit_valid_id(app, alice):
     assert fetched == response.json["data"]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_post_with_existing_id_returns_existing_record_200(app, alice):
     existing = create(app, alice, title="original", rank=1)
     response = app.post_json(
@@ -115,6 +120,7 @@ def test_post_with_existing_id_returns_existing_record_200(app, alice):
     assert listing(app, alice).json["data"] == [existing]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_post_if_none_match_star_on_existing_id_is_412(app, alice):
     existing = create(app, alice, title="original")
     response = app.post_json(
@@ -216,10 +222,12 @@ def matching(app, headers, query):
         ("rank=1&read=false", []),
     ],
 )
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_filters(app, alice, articles, bobs_article, query, expected):
     assert matching(app, alice, query) == expected
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_filter_values_that_are_not_json_numbers_stay_text(app, alice):
     # Python's JSON parser reads NaN and Infinity as floats; JSON does not.
     create(app, alice, title="NaN")
@@ -231,6 +239,7 @@ def test_filter_values_that_are_not_json_numbers_stay_text(app, alice):
     assert matching(app, alice, "rank=NaN") == []
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_filter_on_id(app, alice, articles, bobs_article):
     alpha, beta = articles["Alpha"], articles["beta"]
     assert matching(app, alice, f"id={alpha['id']}") == ["Alpha"]
@@ -245,6 +254,7 @@ def test_filter_on_id(app, alice, articles, bobs_article):
     assert matching(app, alice, f"id={bobs_article['id']}") == []
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_filter_on_last_modified(app, alice, articles):
     beta = articles["beta"]["last_modified"]
     delta = articles["delta"]["last_modified"]
@@ -361,14 +371,17 @@ def pairs(app, headers, query):
         ),
     ],
 )
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_sort(app, alice, ranked, sort, expected):
     assert pairs(app, alice, f"_sort={sort}") == expected
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_default_sort_is_newest_first(app, alice, ranked):
     assert pairs(app, alice, "") == pairs(app, alice, "_sort=-last_modified")
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_records_missing_the_sort_field_sort_as_null(app, alice, ranked):
     ascending = pairs(app, alice, "_sort=rank")
     descending = pairs(app, alice, "_sort=-rank")
@@ -376,6 +389,7 @@ def test_records_missing_the_sort_field_sort_as_null(app, alice, ranked):
     assert [rank for rank, _ in descending[-2:]] == [None, None]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_sort_on_nested_field(app, alice, articles):
     names = [
         (r.get("author") or {}).get("name")
@@ -384,6 +398,7 @@ def test_sort_on_nested_field(app, alice, articles):
     assert names == [None, None, "Ann", "Ann", "Bob"]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_sort_by_id(app, alice, articles):
     ids = [r["id"] for r in listing(app, alice, "_sort=id").json["data"]]
     assert ids == sorted(ids)
@@ -417,6 +432,7 @@ def test_malformed_sort_is_400(app, alice, articles, sort):
 # Limit, partial responses and counts -----------------------------------------------------
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_limit(app, alice, ranked):
     everything = listing(app, alice).json["data"]
     response = listing(app, alice, "_limit=1")
@@ -435,6 +451,7 @@ def test_bad_limit_is_400(app, alice, limit):
     assert_invalid(response, location="querystring", name="_limit")
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_limit_is_capped_by_paginate_by(make_resource_app, alice):
     app = make_resource_app({"cliquet.paginate_by": "2"})
     for i in range(3):
@@ -451,6 +468,7 @@ def test_limit_is_capped_by_paginate_by(make_resource_app, alice):
     assert len(listing(app, alice, "_limit=1").json["data"]) == 1
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_limit_is_capped_by_storage_max_fetch_size(make_resource_app, alice):
     app = make_resource_app({"cliquet.storage_max_fetch_size": "3", "cliquet.paginate_by": "5"})
     for i in range(4):
@@ -506,6 +524,7 @@ def test_fields_on_unknown_field_is_400(app, alice):
     assert_invalid(response, location="querystring", name="_fields")
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_total_records_counts_filtered_records_not_the_page(app, alice, articles, bobs_article):
     response = listing(app, alice, "has_rank=true&_limit=1")
     assert len(response.json["data"]) == 1
@@ -527,6 +546,7 @@ def history(app, alice):
     return a, b, c, tombstone
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_since_returns_changes_strictly_after_with_tombstones(app, alice, history):
     a, b, c, tombstone = history
     assert tombstone == {
@@ -543,6 +563,7 @@ def test_since_returns_changes_strictly_after_with_tombstones(app, alice, histor
     assert data == [tombstone]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_before_returns_changes_strictly_before_with_tombstones(app, alice, history):
     a, b, c, tombstone = history
     data = listing(app, alice, f"_before={tombstone['last_modified']}").json["data"]
@@ -552,6 +573,7 @@ def test_before_returns_changes_strictly_before_with_tombstones(app, alice, hist
     assert listing(app, alice, f"_before={b['last_modified']}").json["data"] == []
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_since_and_before_together(app, alice, history):
     a, b, c, tombstone = history
     query = f"_since={b['last_modified']}&_before={tombstone['last_modified'] + 1}"
@@ -560,6 +582,7 @@ def test_since_and_before_together(app, alice, history):
     assert listing(app, alice, query).json["data"] == [c, b]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_lists_without_since_hide_tombstones(app, alice, history):
     a, b, c, tombstone = history
     response = listing(app, alice)
@@ -567,6 +590,7 @@ def test_lists_without_since_hide_tombstones(app, alice, history):
     assert response.headers["Total-Records"] == "2"
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_since_sees_tombstones_of_collection_delete(app, alice, history):
     a, b, c, tombstone = history
     before = int(listing(app, alice).headers["ETag"][1:-1])
@@ -586,6 +610,7 @@ def test_bad_since_and_before_are_400(app, alice, param, value):
 # ETag and If-None-Match ------------------------------------------------------------------
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_list_etag_is_the_collection_timestamp_and_follows_writes(app, alice):
     empty = listing(app, alice).headers["ETag"]
     assert listing(app, alice).headers["ETag"] == empty
@@ -608,6 +633,7 @@ def test_list_etag_is_the_collection_timestamp_and_follows_writes(app, alice):
     assert listing(app, alice).headers["ETag"] == f'"{tombstone["last_modified"]}"'
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_list_if_none_match_is_304_when_unchanged(app, alice):
     create(app, alice, title="1")
     etag = listing(app, alice).headers["ETag"]
@@ -632,12 +658,14 @@ def test_list_malformed_if_none_match_is_400(app, alice):
     assert_invalid(response, location="header", name="If-None-Match")
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_list_if_match_mismatch_is_412(app, alice):
     create(app, alice, title="1")
     response = app.get(URL, headers={**alice, "If-Match": '"123"'}, expect_errors=True)
     assert_error(response, 412, 114)
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_post_if_match_on_collection(app, alice):
     etag = listing(app, alice).headers["ETag"]
     app.post_json(URL, {"data": {"title": "1"}}, headers={**alice, "If-Match": etag}, status=201)
@@ -652,6 +680,7 @@ def test_post_if_match_on_collection(app, alice):
 # Collection DELETE -----------------------------------------------------------------------
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_delete_collection_returns_tombstones(app, alice, bob, articles, bobs_article):
     response = app.delete(URL, headers=alice)
     assert response.status_code == 200
@@ -669,6 +698,7 @@ def test_delete_collection_returns_tombstones(app, alice, bob, articles, bobs_ar
     assert listing(app, bob).json["data"] == [bobs_article]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_delete_collection_honours_filters(app, alice, articles):
     response = app.delete(f"{URL}?has_rank=true", headers=alice)
     assert sorted(t["id"] for t in response.json["data"]) == sorted(
@@ -680,6 +710,7 @@ def test_delete_collection_honours_filters(app, alice, articles):
     assert matching(app, alice, "") == ["42"]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_delete_collection_with_nothing_matching(app, alice, articles):
     response = app.delete(f"{URL}?rank=99", headers=alice)
     assert response.json == {"data": []}
@@ -694,6 +725,7 @@ def test_delete_collection_bad_filter_is_400_and_deletes_nothing(app, alice, art
     assert len(listing(app, alice).json["data"]) == 5
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_delete_collection_if_match_mismatch_is_412(app, alice, articles):
     response = app.delete(URL, headers={**alice, "If-Match": '"123"'}, expect_errors=True)
     assert_error(response, 412, 114)
@@ -703,6 +735,7 @@ def test_delete_collection_if_match_mismatch_is_412(app, alice, articles):
 # Users -----------------------------------------------------------------------------------
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_users_never_see_each_others_records(app, alice, bob):
     mine = create(app, alice, title="alice's")
     theirs = create(app, bob, title="bob's")
@@ -713,6 +746,7 @@ def test_users_never_see_each_others_records(app, alice, bob):
     assert listing(app, alice, "_since=0").json["data"] == [mine]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_post_with_another_users_id_does_not_reveal_it(app, alice, bob):
     theirs = create(app, bob, title="bob's", rank=5)
     response = app.post_json(

@@ -158,6 +158,7 @@ def test_writer_gets_the_existing_record_in_a_412(app, alice, note):
 # Unique constraints
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_unique_conflict_with_a_record_not_readable_discloses_nothing(app, bob, note):
     body = {"data": {"text": "bob's", "code": "A1"}}
     response = app.post_json("/v1/notes", body, headers=bob, status=409)
@@ -169,12 +170,14 @@ def test_unique_conflict_with_a_record_not_readable_discloses_nothing(app, bob, 
     app.get(f"/v1/notes/{OTHER_ID}", headers=bob, status=403)
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_unique_conflict_with_a_readable_record_shows_it(app, carol, note):
     body = {"data": {"text": "carol's", "code": "A1"}}
     response = app.post_json("/v1/notes", body, headers=carol, status=409)
     assert response.json["details"] == {"field": "code", "existing": note["data"]}
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_unique_conflict_in_a_batch_discloses_nothing(app, bob, note):
     body = {
         "requests": [

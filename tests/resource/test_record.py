@@ -67,6 +67,7 @@ def article(app, alice):
 # GET -------------------------------------------------------------------------------------
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_get_record(app, alice, article):
     response = app.get(url(article), headers=alice)
     assert response.status_code == 200
@@ -80,12 +81,14 @@ def test_get_record(app, alice, article):
     assert response.headers["Last-Modified"].endswith(" GMT")
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_get_another_users_record_is_404_errno_110(app, alice, bob, article):
     response = app.get(url(article), headers=bob, expect_errors=True)
     assert_error(response, 404, 110)
 
 
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_unknown_record_is_404_errno_110(app, alice, method):
     response = app.request(
         url(UNKNOWN_ID),
@@ -144,6 +147,7 @@ def test_get_with_fields_on_unknown_field_is_400(app, alice, article):
     assert_invalid(response, location="querystring", name="_fields")
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_get_if_none_match_current_etag_is_304(app, alice, article):
     etag = f'"{article["last_modified"]}"'
     response = app.get(url(article), headers={**alice, "If-None-Match": etag}, status=304)
@@ -151,6 +155,7 @@ def test_get_if_none_match_current_etag_is_304(app, alice, article):
     assert response.headers["ETag"] == etag
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_get_if_none_match_old_etag_is_200(app, alice, article):
     etag = f'"{article["last_modified"]}"'
     app.patch_json(url(article), {"data": {"rank": 2}}, headers=alice)
@@ -159,6 +164,7 @@ def test_get_if_none_match_old_etag_is_200(app, alice, article):
     assert response.json["data"]["rank"] == 2
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_get_if_match_mismatch_is_412(app, alice, article):
     response = app.get(url(article), headers={**alice, "If-Match": '"1"'}, expect_errors=True)
     body = assert_error(response, 412, 114)
@@ -168,6 +174,7 @@ def test_get_if_match_mismatch_is_412(app, alice, article):
 # PUT -------------------------------------------------------------------------------------
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_put_creates_201(app, alice):
     record_id = str(uuid.uuid4())
     response = app.put_json(url(record_id), {"data": {"title": "new", "rank": 2}}, headers=alice)
@@ -183,6 +190,7 @@ def test_put_creates_201(app, alice):
     assert get(app, alice, record_id) == record
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_put_replaces_200_and_fields_not_sent_are_gone(app, alice, article):
     response = app.put_json(url(article), {"data": {"title": "Replaced"}}, headers=alice)
     assert response.status_code == 200
@@ -255,6 +263,7 @@ def test_malformed_json_is_400_errno_106(app, alice, article, method):
     assert get(app, alice, article) == article
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_put_on_another_users_id_does_not_touch_theirs(app, alice, bob, article):
     response = app.put_json(url(article), {"data": {"title": "bob's"}}, headers=bob)
     assert response.status_code == 201
@@ -262,6 +271,7 @@ def test_put_on_another_users_id_does_not_touch_theirs(app, alice, bob, article)
     assert get(app, bob, article)["title"] == "bob's"
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_put_drops_client_last_modified(app, alice, article):
     record = app.put_json(
         url(article), {"data": {"title": "x", "last_modified": 1}}, headers=alice
@@ -272,6 +282,7 @@ def test_put_drops_client_last_modified(app, alice, article):
 # PATCH -----------------------------------------------------------------------------------
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_patch_merges_top_level_fields(app, alice, article):
     response = app.patch_json(
         url(article), {"data": {"rank": 5, "author": {"age": 4}, "tags": ["a"]}}, headers=alice
@@ -293,12 +304,14 @@ def test_patch_merges_top_level_fields(app, alice, article):
     assert get(app, alice, article) == record
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_patch_top_level_null_removes_an_optional_field(app, alice, article):
     record = app.patch_json(url(article), {"data": {"body": None}}, headers=alice).json["data"]
     assert "body" not in record
     assert record["title"] == "Title"
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_merge_patch_is_rfc_7396(app, alice, article):
     patch = {"data": {"author": {"age": None, "city": "Oslo"}, "body": None, "rank": 2}}
     response = app.patch(
@@ -327,6 +340,7 @@ def test_merge_patch_with_charset(app, alice, article):
     assert response.json["data"]["author"] == {"name": "Bo", "age": 3}
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_patch_on_another_users_record_is_404_errno_110(app, alice, bob, article):
     response = app.patch_json(
         url(article), {"data": {"title": "bob's"}}, headers=bob, expect_errors=True
@@ -393,6 +407,7 @@ def test_patch_with_non_object_data_is_400_errno_109(app, alice, article, body):
 # DELETE ----------------------------------------------------------------------------------
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_delete_returns_the_tombstone(app, alice, article):
     response = app.delete(url(article), headers=alice)
     assert response.status_code == 200
@@ -407,11 +422,13 @@ def test_delete_returns_the_tombstone(app, alice, article):
     assert app.get(URL, headers=alice).json["data"] == []
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_delete_another_users_record_is_404_errno_110(app, alice, bob, article):
     assert_error(app.delete(url(article), headers=bob, expect_errors=True), 404, 110)
     assert get(app, alice, article) == article
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_put_after_delete_recreates(app, alice, article):
     tombstone = app.delete(url(article), headers=alice).json["data"]
     response = app.put_json(url(article), {"data": {"title": "again"}}, headers=alice)
@@ -432,6 +449,7 @@ def _write(app, method, record, headers, **kwargs):
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_if_match_current_etag_writes(app, alice, article, method):
     headers = {**alice, "If-Match": f'"{article["last_modified"]}"'}
     response = _write(app, method, article, headers)
@@ -439,6 +457,7 @@ def test_if_match_current_etag_writes(app, alice, article, method):
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_if_match_mismatch_is_412_with_existing(app, alice, article, method):
     headers = {**alice, "If-Match": f'"{article["last_modified"] - 1}"'}
     response = _write(app, method, article, headers, expect_errors=True)
@@ -448,6 +467,7 @@ def test_if_match_mismatch_is_412_with_existing(app, alice, article, method):
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_if_match_after_a_concurrent_write_is_412(app, alice, article, method):
     old_etag = f'"{article["last_modified"]}"'
     current = app.patch_json(url(article), {"data": {"rank": 7}}, headers=alice).json["data"]
@@ -464,6 +484,7 @@ def test_malformed_if_match_is_400(app, alice, article, method, etag):
     assert get(app, alice, article) == article
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_if_match_on_a_record_that_does_not_exist_is_412(app, alice):
     response = app.put_json(
         url(UNKNOWN_ID),
@@ -475,6 +496,7 @@ def test_if_match_on_a_record_that_does_not_exist_is_412(app, alice):
     assert app.get(url(UNKNOWN_ID), headers=alice, expect_errors=True).status_code == 404
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_put_if_none_match_star_on_existing_is_412(app, alice, article):
     response = app.put_json(
         url(article),
@@ -487,6 +509,7 @@ def test_put_if_none_match_star_on_existing_is_412(app, alice, article):
     assert get(app, alice, article) == article
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_put_if_none_match_star_on_new_is_201(app, alice):
     response = app.put_json(
         url(UNKNOWN_ID), {"data": {"title": "x"}}, headers={**alice, "If-None-Match": "*"}
@@ -495,6 +518,7 @@ def test_put_if_none_match_star_on_new_is_201(app, alice):
     assert get(app, alice, UNKNOWN_ID)["title"] == "x"
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_last_modified_strictly_increases_across_writes(app, alice):
     timestamps = []
     record = create(app, alice, title="0")

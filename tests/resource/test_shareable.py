@@ -10,6 +10,9 @@ from cliquet.authentication import basicauth_userid
 from cliquet.testing.web import TEST_SETTINGS, basic_auth
 from tests import test_concurrency as concurrency
 
+# Backend-specific throughout: every storage backend (docs/TESTING.md).
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgresql")
+
 SECRET = TEST_SETTINGS["cliquet.userid_hmac_secret"]
 ALICE = basicauth_userid(SECRET, "alice", "pw")
 BOB = basicauth_userid(SECRET, "bob", "pw")

@@ -15,6 +15,9 @@ from cliquet.events import ResourceChanged
 from cliquet.storage import StorageError
 from tests.security.hostile import ALICE, problems, send
 
+# Backend-specific throughout: every storage backend (docs/TESTING.md).
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgresql")
+
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 NOTE_ID = str(uuid.uuid4())
 UNKNOWN_ID = str(uuid.uuid4())

@@ -6,6 +6,9 @@ import pytest
 
 from tests.security.fuzz import Generator, run
 
+# Backend-specific throughout: every storage backend (docs/TESTING.md).
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgresql")
+
 
 @pytest.mark.filterwarnings("ignore::webtest.lint.WSGIWarning")
 @pytest.mark.parametrize("seed", [1, 2])

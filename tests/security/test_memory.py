@@ -9,7 +9,12 @@ may fill during those 100; past them, further distinct N must not add to what is
 import gc
 import tracemalloc
 
+import pytest
+
 from cliquet.testing.web import basic_auth
+
+# Backend-specific throughout: every storage backend (docs/TESTING.md).
+pytestmark = pytest.mark.backends("memory", "sqlite", "postgresql")
 
 # Fewer than the 100 (this runs on every backend, in every CI run): the statements of
 # the first lists are built, then 10 more distinct N would keep 100 MB the old way.

@@ -62,7 +62,10 @@ def _create_all(app, alice):
 
 
 @pytest.mark.parametrize("sort", SORTS)
-@pytest.mark.parametrize("limit", [1, 4])
+# Pages of one record put the cursor after every record: that case runs on every backend.
+@pytest.mark.parametrize(
+    "limit", [pytest.param(1, marks=pytest.mark.backends("memory", "sqlite", "postgresql")), 4]
+)
 def test_paging_over_hostile_values_neither_skips_nor_repeats(app, alice, sort, limit):
     created = _create_all(app, alice)
     seen = []

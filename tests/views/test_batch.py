@@ -173,6 +173,7 @@ def test_a_head_subrequest_answers_no_body(app, alice):
 # Failing subrequests answered in their slot
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_failing_subrequests_are_answered_in_their_slot(app, alice):
     body = {
         "defaults": {"method": "POST", "path": "/articles"},
@@ -298,6 +299,7 @@ def test_anonymous_subrequests_get_401_in_their_slot(app):
     assert responses[0]["body"]["errno"] == 104
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_subrequests_on_shared_records(app, alice, bob):
     body = {
         "requests": [
@@ -339,6 +341,7 @@ def recorded(make_resource_app):
     return make_resource_app(setup=setup), events
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_one_event_per_subrequest_write(recorded, alice):
     app, events = recorded
     existing = app.post_json("/v1/articles", {"data": {"title": "x"}}, headers=alice).json["data"]
@@ -382,6 +385,7 @@ def assert_rolled_back(response, status, errno, index, path):
     assert details["request"]["body"]["errno"] == errno
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_a_5xx_subrequest_fails_the_whole_batch(recorded, alice):
     app, events = recorded
     kept = app.post_json("/v1/articles", {"data": {"title": "kept"}}, headers=alice).json["data"]
@@ -408,6 +412,7 @@ def test_a_5xx_subrequest_fails_the_whole_batch(recorded, alice):
     assert titles(app, alice) == ["after", "kept"]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_a_backend_failure_in_a_subrequest_fails_the_whole_batch(app, alice, monkeypatch):
     kept = app.post_json("/v1/articles", {"data": {"title": "kept"}}, headers=alice).json["data"]
     storage = app.app.registry.storage
@@ -429,6 +434,7 @@ def test_a_backend_failure_in_a_subrequest_fails_the_whole_batch(app, alice, mon
     assert titles(app, alice) == ["kept"]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_a_failing_commit_fails_the_whole_batch(app, alice, monkeypatch):
     registry = app.app.registry
     backend = registry.permission if hasattr(registry.permission, "engine") else registry.storage
@@ -450,6 +456,7 @@ def test_a_failing_commit_fails_the_whole_batch(app, alice, monkeypatch):
     assert titles(app, alice) == ["after"]
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_a_5xx_subrequest_rolls_back_shared_permissions_too(recorded, alice, bob):
     app, _ = recorded
     body = {
@@ -468,6 +475,7 @@ def test_a_5xx_subrequest_rolls_back_shared_permissions_too(recorded, alice, bob
     assert app.app.registry.permission.get_accessible_objects([ALICE, BOB]) == {}
 
 
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_a_subscriber_refusing_a_subrequest_fails_the_whole_batch(make_resource_app, alice):
     # The backends cannot undo one subrequest apart from the others: all of it goes.
     def no_drafts(event):
@@ -530,6 +538,7 @@ class _LibraryError(Exception):
 
 
 @pytest.mark.parametrize("code", ["e3q8", None, 404])
+@pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_a_crashing_view_rolls_back_the_whole_batch(make_resource_app, alice, code):
     from cornice import Service
 
