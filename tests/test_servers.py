@@ -52,7 +52,9 @@ def suite(pytester, monkeypatch, tmp_path):
             monkeypatch.setenv(name, value)
         pytester.makeconftest(CONFTEST)
         pytester.makepyfile(test_it=source)
-        return pytester.runpytest("-rfE", "-p", "no:xdist", "-p", "no:cacheprovider")
+        return pytester.runpytest(
+            "-rfE", "-p", "no:xdist", "-p", "no:cacheprovider", "-p", "no:benchmark"
+        )
 
     return run
 
