@@ -21,6 +21,7 @@ import cliquet
 from cliquet import resource
 from cliquet.resource import ids
 from cliquet.testing.web import TEST_SETTINGS
+from tests.security.fuzz import _sql_settings
 
 kinto_http = pytest.importorskip("kinto_http")
 from kinto_http.patch_type import JSONPatch, MergePatch  # noqa: E402
@@ -57,13 +58,7 @@ def _settings(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> di
         url = f"sqlite:///{path}"
     else:
         url = request.getfixturevalue("postgresql_url")
-    return {
-        "cliquet.storage_backend": "cliquet.storage.sql",
-        "cliquet.storage_url": url,
-        "cliquet.permission_backend": "cliquet.permission.sql",
-        "cliquet.permission_url": url,
-        "cliquet.migrate_on_startup": "true",
-    }
+    return _sql_settings(url)
 
 
 @pytest.fixture(

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 
 from cliquet.errors import raise_invalid
 from cliquet.json_body import InvalidJSON, text_problem
-from cliquet.storage import COMPARISON, Filter, Sort
+from cliquet.storage import COMPARISON, Filter, Sort, selection
 from cliquet.utils import json_value
 
 __all__ = [
@@ -123,12 +123,8 @@ class Query:
 
 def extract_field(record: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted ``path``, or None when missing (missing sorts as null)."""
-    value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
+    value = selection.extract_field(dict(record), path)
+    return None if value is selection.MISSING else value
 
 
 def _check_field(name: str, param: str, known: Any) -> None:
