@@ -32,6 +32,84 @@ def pytest_addoption(parser):
         help="run every test of the resource service on every storage backend, whatever "
         "its backends marker says (the whole matrix, for a nightly run or a backend change)",
     )
+    parser.addoption(
+        "--reliability",
+        action="store_true",
+        help="also collect the reliability suites of tests/reliability (fuzz, races, faults, "
+        "memory: minutes); naming that directory on the command line does it too",
+    )
+
+
+RELIABILITY = os.path.join(os.path.dirname(__file__), "reliability")
+
+
+def _asks_for_reliability(config):
+    if config.getoption("reliability"):
+        return True
+    for arg in config.args:
+        path = os.path.abspath(arg.split("::")[0])
+        if path == RELIABILITY or path.startswith(RELIABILITY + os.sep):
+            return True
+    return False
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Leave tests/reliability out of a plain run: the README's suite stays quick."""
+    path = str(collection_path)
+    if (path == RELIABILITY or path.startswith(RELIABILITY + os.sep)) and not (
+        _asks_for_reliability(config)
+    ):
+        return True
+    return None
+
+
+class Figures:
+    """What a test measured, printed at the end of the run: ``figures.add("5xx", 0)``."""
+
+    def __init__(self, node):
+        self._node = node
+
+    def add(self, name, value):
+        self._node.user_properties.append(("figure", (name, value)))
+
+
+@pytest.fixture
+def figures(request):
+    return Figures(request.node)
+
+
+class _FigureReport:
+    """Gathers the figures of the run's reports (on the controller too under xdist:
+    ``user_properties`` travel with the reports) and prints them at the end."""
+
+    def __init__(self):
+        self.figures = []
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call":
+            for key, value in report.user_properties:
+                if key == "figure":
+                    self.figures.append((report.nodeid, *value))
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.figures:
+            return
+        terminalreporter.section("figures")
+        width = max(len(name) for _, name, _ in self.figures)
+        current = None
+        for nodeid, name, value in self.figures:
+            if nodeid != current:
+                terminalreporter.write_line(nodeid)
+                current = nodeid
+            if isinstance(value, float):
+                value = f"{value:,.3f}"
+            elif isinstance(value, int):
+                value = f"{value:,}"
+            terminalreporter.write_line(f"    {name:<{width}}  {value}")
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_FigureReport(), "cliquet-figures")
 
 
 def _backends(marks):
