@@ -350,13 +350,29 @@ def load_default_settings(config: Any, default_settings: Mapping[str, Any]) -> N
     config.add_settings(apply_defaults(settings, default_settings))
 
 
+# ``CLIQUET_<NAME>`` names ``cliquet.<name>`` when the ``.ini`` does not name it.
+_CLIQUET_VARIABLE = re.compile(r"CLIQUET_([A-Z0-9][A-Z0-9_]*)")
+
+
 def override_from_environment(config: Any) -> None:
-    """Let the environment override every setting given in the ``.ini``, defaults or not."""
+    """Let the environment override every setting given in the ``.ini``, defaults or not.
+
+    A ``CLIQUET_*`` variable also sets the ``cliquet.*`` setting the ``.ini`` leaves out, so
+    that a service configured by its environment alone can set what has no default in the
+    table (``CLIQUET_STORAGE_POOL_TIMEOUT_SECONDS``): the name is read back as ``cliquet.``
+    and the rest in lower case, which cannot tell a ``.`` from a ``_`` after that (settings
+    such as ``cliquet.event_listeners.<name>.url`` are overridden only when the ``.ini``
+    names them).
+    """
     settings = config.get_settings()
     overrides = {}
     for name in list(settings):
         env_name = env_variable_name(name)
         if env_name in os.environ:
             overrides[name] = os.environ[env_name]
+    for env_name, value in os.environ.items():
+        match = _CLIQUET_VARIABLE.fullmatch(env_name)
+        if match:
+            overrides.setdefault(f"cliquet.{match[1].lower()}", value)
     if overrides:
         config.add_settings(overrides)

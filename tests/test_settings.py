@@ -89,6 +89,35 @@ def test_environment_overrides_ini_settings_without_defaults(monkeypatch):
     assert settings["myproject.colour"] == "blue"
 
 
+def test_environment_sets_backend_settings_the_ini_leaves_out(monkeypatch, tmp_path):
+    # A backend's pool and timeout settings have no default in the table: a service configured
+    # by its environment alone (a container) must still be able to set them.
+    monkeypatch.setenv("CLIQUET_STORAGE_BACKEND", "cliquet.storage.sql")
+    monkeypatch.setenv("CLIQUET_STORAGE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("CLIQUET_STORAGE_POOL_TIMEOUT_SECONDS", "3")
+    monkeypatch.setenv("CLIQUET_STORAGE_STATEMENT_TIMEOUT_MS", "700")
+    app = build_app({"cliquet.migrate_on_startup": "true"})
+    engine = app.app.registry.storage.engine
+    try:
+        with engine.connect() as conn:
+            busy = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        assert engine.pool.timeout() == 3
+        assert busy == 700
+    finally:
+        engine.dispose()
+
+
+def test_a_wrong_backend_setting_from_the_environment_stops_startup(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLIQUET_STORAGE_BACKEND", "cliquet.storage.sql")
+    monkeypatch.setenv("CLIQUET_STORAGE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("CLIQUET_STORAGE_POOL_SIZE", "lots")
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^cliquet.storage_pool_size is 'lots'.*CLIQUET_STORAGE_POOL_SIZE, which overrides",
+    ):
+        build_app()
+
+
 def test_project_name_argument_is_used_unless_configured():
     assert initialized(project_name="argument")["cliquet.project_name"] == "argument"
     settings = initialized({"cliquet.project_name": "ini"}, project_name="argument")
