@@ -235,7 +235,7 @@ def test_a_patch_of_permissions_only_is_not_empty(app, alice, bob, note):
     "data, name, words",
     [
         ({"title": 5}, "data.title", "string"),
-        ({"title": "x", "rank": "high"}, "data.rank", "number"),
+        ({"title": "x", "rank": "high"}, "data.rank", "integer"),
         ({"title": "x", "tags": ["a", 3]}, "data.tags.1", "string"),
         ({"title": "x", "tags": "a"}, "data.tags", "array"),
         ({"title": "x", "author": ["a"]}, "data.author", "object"),
