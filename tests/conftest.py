@@ -1,4 +1,5 @@
 import os
+import pathlib
 import shutil
 import sys
 import tempfile
@@ -237,15 +238,29 @@ _FAST_TEMP = "/dev/shm"
 
 
 @pytest.fixture(scope="session")
-def resource_sqlite_url(sqlite_template, tmp_path_factory):
-    """The session's SQLite file of the resource test service, a copy of the template."""
+def fast_session_path(tmp_path_factory):
+    """A directory of the session's own in memory where the system has one (``/dev/shm``):
+    for SQLite files, whose commits then cost no disk sync. Removed after the session."""
     fast = os.path.isdir(_FAST_TEMP) and os.access(_FAST_TEMP, os.W_OK)
-    with tempfile.TemporaryDirectory(
-        prefix="cliquet-test-", dir=_FAST_TEMP if fast else tmp_path_factory.getbasetemp()
-    ) as directory:
-        path = os.path.join(directory, "resources.db")
-        shutil.copyfile(sqlite_template, path)
-        yield f"sqlite:///{path}"
+    parent = _FAST_TEMP if fast else tmp_path_factory.getbasetemp()
+    with tempfile.TemporaryDirectory(prefix="cliquet-test-", dir=parent) as directory:
+        yield pathlib.Path(directory)
+
+
+@pytest.fixture
+def fast_tmp_path(fast_session_path):
+    """Like ``tmp_path``, in ``fast_session_path``: for a SQLite file of the test's own."""
+    path = pathlib.Path(tempfile.mkdtemp(dir=fast_session_path))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def resource_sqlite_url(sqlite_template, fast_session_path):
+    """The session's SQLite file of the resource test service, a copy of the template."""
+    path = fast_session_path / "resources.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(scope="session")

@@ -48,8 +48,8 @@ def _build(url: str, **settings: Any) -> sql_storage.Storage:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'storage.db'}"
+def sqlite_url(fast_tmp_path: Path) -> str:
+    return f"sqlite:///{fast_tmp_path / 'storage.db'}"
 
 
 def _ready(url: str) -> Iterator[sql_storage.Storage]:
@@ -62,31 +62,66 @@ def _ready(url: str) -> Iterator[sql_storage.Storage]:
     backend.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def shared_storages() -> Iterator[dict[str, sql_storage.Storage]]:
+    """The default-configured backend of each database, migrated once per session (per
+    xdist worker) and emptied around each test by ``_emptied``. Tests of other settings,
+    or needing a new file, build their own (``_build``, ``sqlite_url``)."""
+    backends: dict[str, sql_storage.Storage] = {}
+    yield backends
+    for backend in backends.values():
+        backend.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_sqlite_url(fast_session_path: Path) -> str:
+    return f"sqlite:///{fast_session_path / 'shared-storage.db'}"
+
+
+def _emptied(
+    backends: dict[str, sql_storage.Storage], url: str
+) -> Iterator[sql_storage.Storage]:
+    backend = backends.get(url)
+    if backend is None:
+        backend = backends[url] = _build(url)
+        backend.initialize_schema()
+    backend.flush()
+    yield backend
+    backend.rollback()
+    backend.flush()
+
+
 class TestSQLiteStorage(StorageTest, TransactionalStorageTest):
     @pytest.fixture
-    def storage(self, sqlite_url: str) -> Iterator[sql_storage.Storage]:
-        yield from _ready(sqlite_url)
+    def storage(
+        self, shared_storages: dict[str, sql_storage.Storage], shared_sqlite_url: str
+    ) -> Iterator[sql_storage.Storage]:
+        yield from _emptied(shared_storages, shared_sqlite_url)
 
 
 @pytest.mark.postgresql
 class TestPostgreSQLStorage(StorageTest, TransactionalStorageTest):
     @pytest.fixture
-    def storage(self, postgresql_url: str) -> Iterator[sql_storage.Storage]:
-        yield from _ready(postgresql_url)
+    def storage(
+        self, shared_storages: dict[str, sql_storage.Storage], postgresql_url: str
+    ) -> Iterator[sql_storage.Storage]:
+        yield from _emptied(shared_storages, postgresql_url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def sql_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    """A database URL per dialect: a SQLite file, a throw-away PostgreSQL database."""
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("postgresql_url")
-        return url
-    return sqlite_url
+def sql_url(request: pytest.FixtureRequest) -> str:
+    """A database URL per dialect, the session's (emptied by ``storage``): a SQLite file,
+    a throw-away PostgreSQL database. ``sqlite_url`` is a new file of the test's own."""
+    name = "postgresql_url" if request.param == "postgresql" else "shared_sqlite_url"
+    url: str = request.getfixturevalue(name)
+    return url
 
 
 @pytest.fixture
-def storage(sql_url: str) -> Iterator[sql_storage.Storage]:
-    yield from _ready(sql_url)
+def storage(
+    shared_storages: dict[str, sql_storage.Storage], sql_url: str
+) -> Iterator[sql_storage.Storage]:
+    yield from _emptied(shared_storages, sql_url)
 
 
 class _Statements:
