@@ -21,7 +21,7 @@ yields a ready, empty instance built the way a service builds it::
             yield backend
             backend.flush()
 
-Two tests sleep just over a second to watch a key expire, others a fraction of one.
+One test sleeps just over a second to watch keys expire, others a fraction of one.
 """
 
 from __future__ import annotations
@@ -150,39 +150,34 @@ class CacheTest:
         cache.set("key", "value", ttl=None)
         assert cache.ttl("key") == -1
 
-    def test_key_set_with_a_ttl_expires(self, cache: CacheBase) -> None:
+    def test_keys_given_a_ttl_by_set_or_expire_expire(self, cache: CacheBase) -> None:
+        # Whole seconds, as most callers give them; one sleep watches both ways expire.
         cache.set("key", "value", ttl=1)
+        cache.set("expired", "value", ttl=100)
+        cache.expire("expired", 1)
         cache.set("other", "stays")
         time.sleep(1.1)
         assert cache.get("key") is None
         assert cache.ttl("key") == -1
+        assert cache.get("expired") is None
         assert cache.get("other") == "stays"
 
-    def test_key_given_an_expiry_by_expire_expires(self, cache: CacheBase) -> None:
-        cache.set("key", "value", ttl=100)
-        cache.expire("key", 1)
-        time.sleep(1.1)
-        assert cache.get("key") is None
-
-    def test_a_sub_second_ttl_is_kept_as_given(self, cache: CacheBase) -> None:
+    def test_a_sub_second_ttl_is_kept_as_given_by_set_or_expire(self, cache: CacheBase) -> None:
         # Neither truncated to 0 (gone at once) nor rounded up to a second (still there).
-        cache.set("key", "value", ttl=0.75)
+        cache.set("key", "value", ttl=0.5)
+        cache.set("expired", "value")
+        cache.expire("expired", 0.5)
         assert cache.get("key") == "value"
+        assert cache.get("expired") == "value"
         assert cache.ttl("key") == 1  # seconds left, rounded up
+        assert cache.ttl("expired") == 1
         cache.set("longer", "value", ttl=2.5)
         assert 2 <= cache.ttl("longer") <= 3
-        time.sleep(0.85)
+        time.sleep(0.6)
         assert cache.get("key") is None
         assert cache.ttl("key") == -1
+        assert cache.get("expired") is None
         assert cache.get("longer") == "value"
-
-    def test_expire_accepts_a_sub_second_ttl(self, cache: CacheBase) -> None:
-        cache.set("key", "value")
-        cache.expire("key", 0.75)
-        assert cache.get("key") == "value"
-        assert cache.ttl("key") == 1
-        time.sleep(0.85)
-        assert cache.get("key") is None
 
     def test_a_ttl_below_one_millisecond_expires_at_once_or_soon(self, cache: CacheBase) -> None:
         # A ttl that rounds to 0 ms must neither raise nor keep the key for ever.
