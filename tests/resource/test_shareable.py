@@ -8,7 +8,6 @@ import pytest
 
 from cliquet.authentication import basicauth_userid
 from cliquet.testing.web import TEST_SETTINGS, basic_auth
-from tests import test_concurrency as concurrency
 
 # Backend-specific throughout: every storage backend (docs/TESTING.md).
 pytestmark = pytest.mark.backends("memory", "sqlite", "postgresql")
@@ -18,11 +17,6 @@ ALICE = basicauth_userid(SECRET, "alice", "pw")
 BOB = basicauth_userid(SECRET, "bob", "pw")
 CAROL = basicauth_userid(SECRET, "carol", "pw")
 NOTE_ID = "3a6b5c1e-6f8e-4f0b-9b7b-6d5b1d2f7a10"
-
-# Two server processes on one database (PostgreSQL, SQLite), for the racing creators.
-database_url = concurrency.database_url
-two_servers = concurrency.two_servers
-call = concurrency.call
 
 
 @pytest.fixture
@@ -629,52 +623,3 @@ def test_racing_creators_of_one_id_one_wins_the_other_is_refused(app, alice, bob
         stored = app.get(f"/v1/notes/{note_id}", headers=users[winner]).json
         assert stored["data"]["text"] == winner
         assert stored["permissions"] == {"write": [winner]}
-
-
-def test_racing_creators_on_two_server_processes(two_servers, database_url):
-    """As in production: each creator's PUT served by its own process, on one database."""
-    import threading
-    import uuid
-
-    users = {ALICE: basic_auth("alice", "pw"), BOB: basic_auth("bob", "pw")}
-    try:
-        for _ in range(15):
-            note_id = str(uuid.uuid4())
-            barrier = threading.Barrier(len(users))
-            answers = {}
-
-            def send(userid, port, note_id=note_id, barrier=barrier, answers=answers):
-                barrier.wait()
-                answers[userid] = call(
-                    port,
-                    "PUT",
-                    f"/notes/{note_id}",
-                    {"data": {"text": userid}},
-                    headers=users[userid],
-                )
-
-            threads = [
-                threading.Thread(target=send, args=(userid, port))
-                for userid, port in zip(users, two_servers, strict=True)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            statuses = {userid: answer[0] for userid, answer in answers.items()}
-            assert sorted(statuses.values()) == [201, 403], statuses
-            (winner,) = [userid for userid, status in statuses.items() if status == 201]
-            status, _, stored = call(
-                two_servers[0], "GET", f"/notes/{note_id}", headers=users[winner]
-            )
-            assert status == 200
-            assert stored["data"]["text"] == winner
-            assert stored["permissions"] == {"write": [winner]}
-    finally:
-        import sqlalchemy
-
-        url = database_url.replace("postgresql://", "postgresql+psycopg://")
-        engine = sqlalchemy.create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(sqlalchemy.text("DELETE FROM access_control_entries"))
-        engine.dispose()
