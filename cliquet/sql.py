@@ -248,6 +248,8 @@ def _create_sqlite_engine(
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
+    turns = None if in_memory else _WriterTurns(busy_timeout_ms / 1000)
+
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         # A unit of work (a writing request) takes the write lock up front: a WAL transaction
@@ -255,9 +257,80 @@ def _create_sqlite_engine(
         # at once, whatever the busy timeout), whereas BEGIN IMMEDIATE waits its turn, so
         # workers on one file queue. Other transactions stay deferred: readers never wait.
         immediate = connection.info.pop(IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not immediate or turns is None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            return
+        dbapi_connection = connection.connection.dbapi_connection
+        left_ms = turns.take(dbapi_connection)
+        try:
+            if left_ms < busy_timeout_ms:  # the turn cost time: the lock gets what is left
+                connection.exec_driver_sql(f"PRAGMA busy_timeout = {left_ms}")
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                if left_ms < busy_timeout_ms:
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        except BaseException:
+            turns.give_back(dbapi_connection)
+            raise
+
+    if turns is not None:
+        # Once the connection is back in the pool its transaction is over, committed or not.
+        @event.listens_for(engine, "checkin")
+        def _checkin(dbapi_connection: Any, connection_record: Any) -> None:
+            turns.give_back(dbapi_connection)
+
+        @event.listens_for(engine, "invalidate")
+        def _invalidate(dbapi_connection: Any, connection_record: Any, exception: Any) -> None:
+            turns.give_back(dbapi_connection)
 
     return engine
+
+
+class _WriterTurns:
+    """The write transactions of one SQLite file in this process, queued on a lock.
+
+    SQLite's busy handler polls for the write lock in growing sleeps (up to 100 ms): a writer
+    waiting there loses the lock to every newcomer that arrives while it sleeps, and under
+    steady writes from a few threads it waits out its timeout (a 503) though each transaction
+    lasts milliseconds. The threads of a process wait here instead, each woken as soon as the
+    previous one is done; the busy handler is left to arbitrate between processes, one writer
+    of each.
+    """
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self.timeout_seconds = timeout_seconds
+        self._lock = threading.Lock()
+        self._holder: Any = None  # the DBAPI connection whose transaction has the turn
+        reference = weakref.ref(self)
+
+        def in_child() -> None:
+            # A turn held in the parent when it forked is no one's in the child.
+            turns = reference()
+            if turns is not None:
+                turns._lock, turns._holder = threading.Lock(), None
+
+        os.register_at_fork(after_in_child=in_child)
+
+    def take(self, dbapi_connection: Any) -> int:
+        """Wait for the turn; return the milliseconds of the timeout left.
+
+        :raises sqlalchemy.exc.OperationalError: the timeout passed, as SQLite's would.
+        """
+        start = time.monotonic()
+        if not self._lock.acquire(timeout=self.timeout_seconds):
+            raise sqlalchemy.exc.OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            )
+        self._holder = dbapi_connection
+        left = self.timeout_seconds - (time.monotonic() - start)
+        return max(1, int(left * 1000))
+
+    def give_back(self, dbapi_connection: Any) -> None:
+        """End the turn of ``dbapi_connection``'s transaction, if it has it."""
+        if dbapi_connection is not None and self._holder is dbapi_connection:
+            self._holder = None
+            self._lock.release()
 
 
 def engine_settings(settings: Mapping[str, Any], prefix: str) -> EngineSettings:
