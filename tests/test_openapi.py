@@ -1,4 +1,4 @@
-"""``GET /v1/__api__``: the OpenAPI 3.1 document of the running service (cliquet/openapi.py).
+"""``GET /v1/__api__``: the OpenAPI 3.1 document of the running service (cliquet/openapi/).
 
 The document must be valid (openapi-spec-validator) and say what the service does: its
 resources with their schemas, parameters, headers and errors, the service views, the
