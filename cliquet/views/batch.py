@@ -10,7 +10,9 @@ the batch's unit of work, so the batch never answers 2xx for a write that was ro
   ``details`` (``rolled_back``, ``request``: index, method, path, status, body), and no
   ``responses``. A commit failing at the end answers 503 errno 201: nothing was stored;
 - when one cannot (Redis), each subrequest stands alone: the batch answers 200 and each slot
-  tells what happened to its request, a 2xx slot's writes stayed;
+  tells what happened to its request, a 2xx slot's writes stayed. A subrequest answered 503
+  errno 201 (a backend failed) ends the batch: the later ones are not run, their slots answer
+  503 errno 201 too, so that a backend that hangs costs one timeout, not one per subrequest;
 - a 4xx subrequest (client error) is answered in its slot and undoes nothing.
 """
 
@@ -133,8 +135,9 @@ def _response_body(response: Any) -> Any:
 
 
 def _batch(request: Any) -> dict[str, Any]:
-    responses = []
-    for index, sub in enumerate(_parse(request)):
+    responses: list[dict[str, Any]] = []
+    subrequests = _parse(request)
+    for index, sub in enumerate(subrequests):
         origin = {key: request.environ[key] for key in _ORIGIN if key in request.environ}
         subrequest = Request.blank(sub["path"], environ=origin, method=sub["method"])
         for name in ("Authorization", "User-Agent", "Accept-Language"):
@@ -158,7 +161,33 @@ def _batch(request: Any) -> dict[str, Any]:
         if batch_rolled_back(request):
             raise _rolled_back(index, sub["method"], slot)
         responses.append(slot)
+        if _backend_failed(slot):
+            responses += [_not_run(index, slot, later) for later in subrequests[index + 1 :]]
+            break
     return {"responses": responses}
+
+
+def _backend_failed(slot: dict[str, Any]) -> bool:
+    body = slot["body"]
+    return slot["status"] == 503 and isinstance(body, dict) and body.get("errno") == ERRORS.BACKEND
+
+
+def _not_run(index: int, failed: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
+    """The slot of a subrequest left out once request ``index`` found a backend failing."""
+    error = json_error_response(
+        503,
+        errno=ERRORS.BACKEND,
+        message=f"Not run: a backend failed for request {index} of the batch.",
+    )
+    headers = {"Content-Type": error.content_type}
+    if "Retry-After" in failed["headers"]:
+        headers["Retry-After"] = failed["headers"]["Retry-After"]
+    return {
+        "status": 503,
+        "path": sub["path"],
+        "headers": headers,
+        "body": json.loads(error.body),
+    }
 
 
 def _rolled_back(index: int, method: str, slot: dict[str, Any]) -> Exception:

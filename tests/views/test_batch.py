@@ -529,6 +529,51 @@ def test_on_redis_storage_each_subrequest_stands_alone(redis_url, redis_prefix, 
     assert titles(app, alice) == ["a", "boom", "c"]
 
 
+@pytest.mark.redis
+def test_on_redis_storage_a_backend_failure_ends_the_batch(
+    redis_url, redis_prefix, alice, monkeypatch
+):
+    # Each subrequest would wait out the backend's timeout again: a batch of 25 on a Redis
+    # that hangs would answer after 25 timeouts. The first 503 errno 201 ends the batch; the
+    # later subrequests are not run, and their slots say so (found by the fault suite).
+    app = build_app(
+        {
+            "cliquet.storage_backend": "cliquet.storage.redis",
+            "cliquet.storage_url": redis_url,
+            "cliquet.storage_prefix": redis_prefix,
+        },
+        setup=lambda config: config.scan("tests.resource.testapp"),
+    )
+    storage = app.app.registry.storage
+    calls = []
+
+    def failing_create(*args, **kwargs):
+        calls.append(1)
+        raise StorageError("backend went away")
+
+    monkeypatch.setattr(storage, "create", failing_create)
+    body = {
+        "defaults": {"method": "POST", "path": "/articles"},
+        "requests": [
+            {"method": "GET"},
+            {"body": {"data": {"title": "a"}}},
+            {"body": {"data": {"title": "b"}}},
+            {"method": "GET"},
+        ],
+    }
+    responses = batch(app, body, headers=alice).json["responses"]
+    assert [r["status"] for r in responses] == [200, 503, 503, 503]
+    assert len(calls) == 1
+    for slot in responses[1:]:
+        assert slot["body"]["errno"] == ERRORS.BACKEND
+        assert slot["headers"]["Retry-After"] == "30"
+        assert slot["headers"]["Content-Type"].startswith("application/json")
+    assert [r["path"] for r in responses[2:]] == ["/v1/articles", "/v1/articles"]
+    assert "not run" in responses[2]["body"]["message"].lower()
+    monkeypatch.undo()
+    assert titles(app, alice) == []
+
+
 class _LibraryError(Exception):
     """Like SQLAlchemy's errors: a ``code`` attribute that is no HTTP status."""
 
