@@ -1,19 +1,24 @@
-"""SQLite writers of one process: they take turns on the write lock instead of racing for it.
+"""SQLite under steady writes from several threads: no request waits out its timeout.
 
 SQLite's busy handler polls for the lock in growing sleeps (up to 100 ms): a writer waiting
 there loses to every newcomer that arrives while it sleeps, and under steady writes from a
-few threads it waits out its timeout (503) though each transaction lasts milliseconds.
-Found by the fault suite (tests/reliability/test_faults.py) on an idle SQLite service.
+few threads it waits out its timeout (503) though each transaction lasts milliseconds; the
+writers of a process take turns instead. A read that has to write (the first timestamp of a
+collection) must not fail at once either. Found by the fault suite
+(tests/reliability/test_faults.py) with no fault injected.
 """
 
 import sqlite3
 import threading
 import time
+import uuid
 
 import pytest
 import sqlalchemy
 
 from cliquet.sql import create_engine_from_url, unit_of_work
+from cliquet.storage import StorageError
+from cliquet.storage.sql import Storage
 
 HOLD_SECONDS = 0.01
 
@@ -93,3 +98,40 @@ def test_writers_queued_behind_another_process_still_fail_within_the_timeout(eng
     # Each within the timeout (600 ms), not one timeout after another.
     assert max(seconds for seconds, _ in outcomes) < 0.9
     _write(engine)  # and the lock is free again
+
+
+def test_the_first_read_of_a_collection_waits_for_writers_instead_of_failing(engine):
+    # Reading a collection that has no timestamp yet creates it: a write after a read, which
+    # on SQLite fails at once (not after the busy timeout) if another write committed between.
+    storage = Storage(engine)
+    storage.initialize_schema()
+    stop = threading.Event()
+    errors, reads = [], []
+
+    def writer():
+        while not stop.is_set():
+            storage.begin()
+            try:
+                storage.create("articles", "writer", {"title": "a"})
+                storage.commit()
+            except StorageError as e:
+                storage.rollback()
+                errors.append(e)
+
+    def reader():
+        while not stop.is_set():
+            try:
+                reads.append(storage.collection_timestamp("articles", uuid.uuid4().hex))
+            except StorageError as e:
+                errors.append(e)
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    threads.append(threading.Thread(target=reader))
+    for thread in threads:
+        thread.start()
+    time.sleep(1)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(reads) > 10

@@ -188,7 +188,11 @@ class Storage(StorageBase):
         )
         with self._connect() as conn:
             stamp = conn.execute(query).scalar()
-            if stamp is None:
+        if stamp is None:
+            # Outside a unit of work, in a transaction of its own that writes first: on SQLite
+            # a transaction that has read cannot become a writer once another one has written
+            # (SQLITE_BUSY at once, whatever the busy timeout); one that writes first waits.
+            with self._connect() as conn:
                 floor = self._floor(key)
                 create = bump_statement(self.engine, key, floor=floor, only_create=True)
                 # None: another transaction created it meanwhile.
