@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -132,19 +133,39 @@ def sql_env(url: str, **extra: str) -> dict[str, str]:
 
 
 def _spawn(port: int, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    # Its errors go to a file of its own, read back if it dies before it serves.
+    errors = tempfile.TemporaryFile()
+    process = subprocess.Popen(
         [sys.executable, "-m", "tests.serve_testapp", str(port)],
         cwd=ROOT,
         env={**os.environ, **env},
+        stderr=errors,
     )
+    process.errors = errors  # type: ignore[attr-defined]
+    return process
+
+
+def _errors(process: subprocess.Popen[bytes]) -> str:
+    errors = process.errors  # type: ignore[attr-defined]
+    errors.seek(0)
+    return errors.read().decode(errors="replace")[-3000:]
+
+
+class _PortTaken(Exception):
+    pass
 
 
 def wait_until_up(servers: list[Server], timeout: float = 120) -> None:
+    """Wait for each server's heartbeat; a server that exits says why (its stderr)."""
     deadline = time.monotonic() + timeout
     for server in servers:
         client = Client(server.port, timeout=5)
         while True:
-            assert server.process.poll() is None, f"the server on {server.port} exited"
+            if server.process.poll() is not None:
+                errors = _errors(server.process)
+                if "address already in use" in errors.lower():
+                    raise _PortTaken(server.port)
+                raise AssertionError(f"the server on {server.port} exited:\n{errors}")
             with contextlib.suppress(OSError):
                 if client("GET", "/__heartbeat__").status == 200:
                     break
@@ -152,15 +173,29 @@ def wait_until_up(servers: list[Server], timeout: float = 120) -> None:
             time.sleep(0.1)
 
 
+def _start(env: Mapping[str, str]) -> Server:
+    """One server on a free port; another port if that one was taken before it bound it."""
+    for _ in range(5):
+        port = free_port()
+        server = Server(port, _spawn(port, env), dict(env))
+        try:
+            wait_until_up([server])
+        except _PortTaken:
+            continue
+        except BaseException:
+            server.stop()
+            raise
+        return server
+    raise AssertionError("no free port could be bound in 5 tries")
+
+
 @contextlib.contextmanager
 def served(env: Mapping[str, str], count: int = 1) -> Iterator[list[Server]]:
     """``count`` processes of the resource test service, configured by ``env``."""
-    servers = []
+    servers: list[Server] = []
     try:
         for _ in range(count):
-            port = free_port()
-            servers.append(Server(port, _spawn(port, env), dict(env)))
-        wait_until_up(servers)
+            servers.append(_start(env))
         yield servers
     finally:
         for server in servers:
