@@ -151,7 +151,20 @@ class StorageBase(abc.ABC):
     names (``id_field``...) are options so that a resource may rename them. ``auth`` carries
     backend-specific credentials of the request and may be ignored. Any failure of the
     backend itself is raised as :class:`StorageError`.
+
+    Listing is :meth:`list_all`, counting :meth:`count_all`; a backend written before they
+    were split implements :meth:`get_all` instead of :meth:`list_all`, and keeps working.
+    A backend implementing neither cannot be built (``TypeError``, as for any abstract
+    method left out).
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> StorageBase:
+        if not (_implements(cls, "list_all") or _implements(cls, "get_all")):
+            raise TypeError(
+                f"Can't instantiate {cls.__name__}: a storage backend implements list_all "
+                f"(or get_all, the older listing)."
+            )
+        return super().__new__(cls)
 
     @abc.abstractmethod
     def initialize_schema(self, *, dry_run: bool = False) -> str | None:
@@ -295,7 +308,7 @@ class StorageBase(abc.ABC):
         with_deleted: bool = True,
         auth: Any = None,
     ) -> list[dict[str, Any]]:
-        """Delete the live records that :meth:`get_all` would list with the same options.
+        """Delete the live records that :meth:`list_all` would list with the same options.
 
         Each tombstone gets its own fresh timestamp, as if deleted one by one.
 
@@ -323,7 +336,86 @@ class StorageBase(abc.ABC):
         :raises StorageError:
         """
 
-    @abc.abstractmethod
+    def list_all(
+        self,
+        collection_id: str,
+        parent_id: str,
+        *,
+        filters: Sequence[Filter] | None = None,
+        sorting: Sequence[Sort] | None = None,
+        pagination_rules: Sequence[Sequence[Filter]] | None = None,
+        limit: int | None = None,
+        include_deleted: bool = False,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        deleted_field: str = DEFAULT_DELETED_FIELD,
+        auth: Any = None,
+    ) -> list[dict[str, Any]]:
+        """List records: matching all ``filters``, sorted, kept by the pagination rules, limited.
+
+        What a ``GET`` of a list calls; it counts nothing (see :meth:`count_all`). A backend
+        implements this method, or else the older :meth:`get_all`, on which the default
+        builds (paying for the count that it drops).
+
+        :param filters: conditions that must all hold.
+        :param sorting: sort keys, most significant first; default newest first
+            (``modified_field`` descending).
+        :param pagination_rules: where the previous page ended, as alternatives: a record is
+            kept when *all* filters of *any* inner list match (an OR of ANDs), which is how
+            keyset pagination tokens are expressed.
+        :param limit: at most this many records.
+        :param include_deleted: also list the tombstones matching ``filters`` (and the
+            pagination rules), sorted among the records; this is how ``_since`` reports
+            deletions.
+        :returns: the records (and tombstones), in order.
+        :raises StorageError:
+        """
+        return self.get_all(
+            collection_id,
+            parent_id,
+            filters=filters,
+            sorting=sorting,
+            pagination_rules=pagination_rules,
+            limit=limit,
+            include_deleted=include_deleted,
+            id_field=id_field,
+            modified_field=modified_field,
+            deleted_field=deleted_field,
+            auth=auth,
+        )[0]
+
+    def count_all(
+        self,
+        collection_id: str,
+        parent_id: str,
+        *,
+        filters: Sequence[Filter] | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        deleted_field: str = DEFAULT_DELETED_FIELD,
+        auth: Any = None,
+    ) -> int:
+        """Count the live records matching all ``filters`` (tombstones never count).
+
+        What a ``HEAD`` of a list calls for ``Total-Records``, and nothing else does, so that
+        a count costs only the clients who ask for one. The default asks :meth:`get_all` of a
+        backend that implements it (which counts anyway), else lists the matches and counts
+        them; backends able to count without reading the records override it.
+
+        :returns: the number of live records matching ``filters``.
+        :raises StorageError:
+        """
+        options: dict[str, Any] = {
+            "filters": filters,
+            "id_field": id_field,
+            "modified_field": modified_field,
+            "deleted_field": deleted_field,
+            "auth": auth,
+        }
+        if _implements(type(self), "get_all"):
+            return self.get_all(collection_id, parent_id, limit=1, **options)[1]
+        return len(self.list_all(collection_id, parent_id, **options))
+
     def get_all(
         self,
         collection_id: str,
@@ -339,22 +431,33 @@ class StorageBase(abc.ABC):
         deleted_field: str = DEFAULT_DELETED_FIELD,
         auth: Any = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """List records: matching all ``filters``, sorted, kept by the pagination rules, limited.
+        """List records and count them: :meth:`list_all` and :meth:`count_all` in one call.
 
-        :param filters: conditions that must all hold.
-        :param sorting: sort keys, most significant first; default newest first
-            (``modified_field`` descending).
-        :param pagination_rules: where the previous page ended, as alternatives: a record is
-            kept when *all* filters of *any* inner list match (an OR of ANDs), which is how
-            keyset pagination tokens are expressed.
-        :param limit: at most this many records.
-        :param include_deleted: also list the tombstones matching ``filters`` (and the
-            pagination rules), sorted among the records; this is how ``_since`` reports
-            deletions.
-        :returns: ``(records, count)`` where ``count`` is the number of live records matching
-            ``filters`` alone, whatever the pagination rules, the limit or the tombstones.
+        The contract's listing before counts were split from it, kept so that callers and
+        backends written for it keep working: a backend that implements it (and not
+        :meth:`list_all`) gets :meth:`list_all` and :meth:`count_all` built on it. New
+        callers use those two: this one pays for a count.
+
+        :returns: ``(records, count)``: what :meth:`list_all` returns with the same options,
+            and what :meth:`count_all` returns with the same ``filters``.
         :raises StorageError:
         """
+        options: dict[str, Any] = {
+            "filters": filters,
+            "id_field": id_field,
+            "modified_field": modified_field,
+            "deleted_field": deleted_field,
+            "auth": auth,
+        }
+        page: dict[str, Any] = {
+            "sorting": sorting,
+            "pagination_rules": pagination_rules,
+            "limit": limit,
+        }
+        records = self.list_all(
+            collection_id, parent_id, include_deleted=include_deleted, **page, **options
+        )
+        return records, self.count_all(collection_id, parent_id, **options)
 
     def begin(self) -> None:
         """Start a unit of work for the calling thread (one per request or batch).
@@ -384,7 +487,12 @@ class StorageBase(abc.ABC):
         The default performs a tiny read through the contract; backends may do cheaper.
         """
         try:
-            self.get_all("__heartbeat__", "__heartbeat__", limit=1)
+            self.list_all("__heartbeat__", "__heartbeat__", limit=1)
         except Exception:
             return False
         return True
+
+
+def _implements(cls: type, name: str) -> bool:
+    """Whether ``cls`` has its own ``name``, not the default of :class:`StorageBase`."""
+    return getattr(cls, name) is not getattr(StorageBase, name)

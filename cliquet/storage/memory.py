@@ -289,7 +289,7 @@ class Storage(StorageBase):
                 del tombstones[object_id]
             return len(doomed)
 
-    def get_all(
+    def list_all(
         self,
         collection_id: str,
         parent_id: str,
@@ -303,11 +303,10 @@ class Storage(StorageBase):
         modified_field: str = DEFAULT_MODIFIED_FIELD,
         deleted_field: str = DEFAULT_DELETED_FIELD,
         auth: Any = None,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> list[dict[str, Any]]:
         key = (collection_id, parent_id)
         with self._lock:
             live = list(self._records.get(key, {}).values())
-            count = sum(1 for r in live if matches_all(r, filters)) if filters else len(live)
             if include_deleted:
                 live.extend(self._tombstones.get(key, {}).values())
             records = select(
@@ -318,7 +317,24 @@ class Storage(StorageBase):
                 limit=limit,
                 modified_field=modified_field,
             )
-            return copy.deepcopy(records), count
+            return copy.deepcopy(records)
+
+    def count_all(
+        self,
+        collection_id: str,
+        parent_id: str,
+        *,
+        filters: Sequence[Filter] | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        deleted_field: str = DEFAULT_DELETED_FIELD,
+        auth: Any = None,
+    ) -> int:
+        with self._lock:
+            live = self._records.get((collection_id, parent_id), {})
+            if not filters:
+                return len(live)
+            return sum(1 for record in live.values() if matches_all(record, filters))
 
 
 def _uuid4() -> str:

@@ -12,7 +12,7 @@ in the same atomic step. Workers' clocks never matter, ``last_modified`` strictl
 per collection across processes and machines, and a record is never visible before its
 timestamp (a client reading ``_since`` cannot miss a write that lands later with a lower one).
 
-Redis cannot filter or sort JSON: :meth:`Storage.get_all` loads the whole collection and
+Redis cannot filter or sort JSON: :meth:`Storage.list_all` loads the whole collection and
 selects in Python with :func:`cliquet.storage.selection.select`, the reference semantics. Unique
 fields are checked the same way, against a snapshot of the collection; the write script then
 refuses to run if the collection timestamp moved since that snapshot, and the check starts
@@ -439,7 +439,7 @@ class Storage(StorageBase):
             self.client.transaction(purge, key)
         return len(purged)
 
-    def get_all(
+    def list_all(
         self,
         collection_id: str,
         parent_id: str,
@@ -453,7 +453,7 @@ class Storage(StorageBase):
         modified_field: str = DEFAULT_MODIFIED_FIELD,
         deleted_field: str = DEFAULT_DELETED_FIELD,
         auth: Any = None,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> list[dict[str, Any]]:
         keys = self._keys(collection_id, parent_id)
         with translate_errors(StorageError):
             pipe = self.client.pipeline(transaction=True)
@@ -461,18 +461,34 @@ class Storage(StorageBase):
             if include_deleted:
                 pipe.hvals(keys[1])
             replies = pipe.execute()
-        live = [json.loads(value) for value in replies[0]]
-        count = sum(1 for r in live if matches_all(r, filters))
-        tombstones = [json.loads(value) for value in replies[1]] if include_deleted else []
-        records = select(
-            live + tombstones,
+        documents = [value for reply in replies for value in reply]
+        return select(
+            [json.loads(value) for value in documents],
             filters=filters,
             sorting=sorting,
             pagination_rules=pagination_rules,
             limit=limit,
             modified_field=modified_field,
         )
-        return records, count
+
+    def count_all(
+        self,
+        collection_id: str,
+        parent_id: str,
+        *,
+        filters: Sequence[Filter] | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        deleted_field: str = DEFAULT_DELETED_FIELD,
+        auth: Any = None,
+    ) -> int:
+        """``HLEN`` of the records' hash (no transfer) without filters, else as listing does."""
+        key = self._keys(collection_id, parent_id)[0]
+        with translate_errors(StorageError):
+            if not filters:
+                return int(self.client.hlen(key))
+            documents = cast("list[str]", self.client.hvals(key))
+        return sum(1 for value in documents if matches_all(json.loads(value), filters))
 
 
 def _uuid4() -> str:

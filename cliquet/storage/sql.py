@@ -3,7 +3,8 @@
 One ``records`` table holds every collection, keyed by ``(parent_id, collection_id, id)``, the
 record's fields as JSON (JSONB on PostgreSQL); tombstones are rows flagged ``deleted``. A
 ``timestamps`` table keeps each collection's current timestamp, so that it survives purges and
-stays put while the collection is empty.
+stays put while the collection is empty; ``record_counts`` its number of live records, kept
+by the database's triggers, so that counting a collection reads one row.
 
 Timestamps are decided by the database, not by a worker: every write first upserts its
 collection's timestamps row to ``max(now_ms, previous + 1)``, computed in SQL. That row's lock
@@ -55,6 +56,7 @@ from cliquet.storage.sql_query import (
     bump_statement,
     in_collection,
     live,
+    record_counts,
     records,
     timestamps,
     tombstones_statement,
@@ -236,6 +238,7 @@ class Storage(StorageBase):
     def flush(self) -> None:
         with self._connect() as conn:
             conn.execute(sa.delete(records))
+            conn.execute(sa.delete(record_counts))
             conn.execute(sa.delete(timestamps))
         with self._floors_lock:
             self._floors.clear()
@@ -453,8 +456,7 @@ class Storage(StorageBase):
         auth: Any = None,
     ) -> list[dict[str, Any]]:
         key = (collection_id, parent_id)
-        selection = Selection(
-            self.engine.dialect.name,
+        selection = self._selection(
             key,
             filters=filters,
             sorting=sorting,
@@ -462,7 +464,6 @@ class Storage(StorageBase):
             limit=limit,
             id_field=id_field,
             modified_field=modified_field,
-            compiled_cache=self._listings,
         )
         with self._connect() as conn:
             ids = list(
@@ -507,7 +508,7 @@ class Storage(StorageBase):
         with self._connect() as conn:
             return int(conn.execute(statement).rowcount)
 
-    def get_all(
+    def list_all(
         self,
         collection_id: str,
         parent_id: str,
@@ -521,9 +522,8 @@ class Storage(StorageBase):
         modified_field: str = DEFAULT_MODIFIED_FIELD,
         deleted_field: str = DEFAULT_DELETED_FIELD,
         auth: Any = None,
-    ) -> tuple[list[dict[str, Any]], int]:
-        selection = Selection(
-            self.engine.dialect.name,
+    ) -> list[dict[str, Any]]:
+        selection = self._selection(
             (collection_id, parent_id),
             filters=filters,
             sorting=sorting,
@@ -532,14 +532,40 @@ class Storage(StorageBase):
             id_field=id_field,
             modified_field=modified_field,
             include_deleted=include_deleted,
-            compiled_cache=self._listings,
         )
         with self._connect() as conn:
             rows = conn.execute(
                 selection.listing(), execution_options=selection.execution_options
             ).all()
-        listed = [self._record(r, id_field, modified_field) for r in rows if r.id is not None]
-        return listed, int(rows[0].total)
+        return [self._record(row, id_field, modified_field) for row in rows]
+
+    def count_all(
+        self,
+        collection_id: str,
+        parent_id: str,
+        *,
+        filters: Sequence[Filter] | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        deleted_field: str = DEFAULT_DELETED_FIELD,
+        auth: Any = None,
+    ) -> int:
+        """One statement, which reads no record without filters (see ``Selection.count``)."""
+        selection = self._selection(
+            (collection_id, parent_id),
+            filters=filters,
+            id_field=id_field,
+            modified_field=modified_field,
+        )
+        with self._connect() as conn:
+            count = conn.execute(
+                selection.count(), execution_options=selection.execution_options
+            ).scalar()
+        return int(count or 0)
+
+    def _selection(self, key: Key, **options: Any) -> Selection:
+        """The statements of a listing, a count or a bulk delete (see :class:`Selection`)."""
+        return Selection(self.engine.dialect.name, key, compiled_cache=self._listings, **options)
 
 
 def _uuid4() -> str:

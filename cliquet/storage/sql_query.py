@@ -58,6 +58,7 @@ __all__ = [
     "in_collection",
     "live",
     "metadata",
+    "record_counts",
     "records",
     "Selection",
     "SQLITE_LIKE",
@@ -186,13 +187,39 @@ records = sa.Table(
     sa.Column("data", Document(), nullable=False),
     sa.Column("last_modified", sa.BigInteger(), nullable=False),
     sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
-    # Serves the default order (newest first), _since/_before and tombstone purges.
+    # Serves _since/_before (records and tombstones) and tombstone purges.
     sa.Index(
         "idx_records_parent_id_collection_id_last_modified",
         "parent_id",
         "collection_id",
         "last_modified",
     ),
+    # Serves the default order (newest first) of the live records, and their count.
+    sa.Index(
+        "idx_records_live_parent_id_collection_id_last_modified",
+        "parent_id",
+        "collection_id",
+        "last_modified",
+        postgresql_where=sa.text("NOT deleted"),
+        sqlite_where=sa.text("deleted = 0"),
+    ),
+    # Equality filters on fields (data @> ...), on PostgreSQL only.
+    sa.Index(
+        "idx_records_data_jsonb_path_ops",
+        "data",
+        postgresql_using="gin",
+        postgresql_ops={"data": "jsonb_path_ops"},
+    ).ddl_if(dialect="postgresql"),
+)
+
+# Each collection's number of live records, kept by triggers on the records table (see the
+# revision storage_0002): an unfiltered count reads one row.
+record_counts = sa.Table(
+    "record_counts",
+    metadata,
+    sa.Column("parent_id", sa.Text(), primary_key=True),
+    sa.Column("collection_id", sa.Text(), primary_key=True),
+    sa.Column("live_records", sa.BigInteger(), nullable=False),
 )
 
 # Each collection's current timestamp: survives purges, stays put while empty.
@@ -250,6 +277,14 @@ class _Field:
 
     def like_text(self) -> ColumnElement[Any] | None:
         return self.typed(STRING)
+
+    def contained(self, value: Any) -> ColumnElement[bool] | None:
+        """A condition that the field equal to ``value`` implies, answered by an index.
+
+        Added to an equality so that the database reads only the records it may match
+        (the equality itself still decides); None when there is no such index.
+        """
+        return None
 
     def like(self, pattern: str) -> ColumnElement[Any] | None:
         """The field (a string) matches ``pattern``; None when it is never a string."""
@@ -347,11 +382,30 @@ class _PostgreSQLPath(_JSONPath):
     dialect_name = "postgresql"
 
     def __init__(self, data: ColumnElement[Any], parts: Sequence[str]) -> None:
-        value: ColumnElement[Any] = sa.type_coerce(data, JSONB)
+        self.data: ColumnElement[Any] = sa.type_coerce(data, JSONB)
+        self.parts = tuple(parts)
+        value: ColumnElement[Any] = self.data
         for part in parts:
             value = value.op("->", return_type=JSONB())(sa.literal(part, sa.Text()))
         self.value = value
         super().__init__(sa.func.jsonb_typeof(value, type_=sa.Text()))
+
+    def contained(self, value: Any) -> ColumnElement[bool] | None:
+        """``data @> '{"a": {"b": value}}'``, which the GIN index (``jsonb_path_ops``) of the
+        records' data answers: only the records it finds are compared exactly.
+
+        Implied by the equality: the path descends into objects only, as ``->`` does, and
+        ``jsonb`` compares numbers by value (``1`` contains ``1.0``) and strings byte by
+        byte. Scalars only: arrays and objects contain more than what equals them, and an
+        empty one would make the index scan all of itself.
+        """
+        if _rank_of(value) not in (NULL, BOOLEAN, NUMBER, STRING):
+            return None
+        document = value
+        for part in reversed(self.parts):
+            document = {part: document}
+        pattern = sa.cast(sa.literal(jsonb_text(document), sa.Text()), JSONB())
+        return self.data.op("@>", return_type=sa.Boolean())(pattern)
 
     def typed(self, rank: int) -> ColumnElement[Any] | None:
         if rank == BOOLEAN:
@@ -533,20 +587,25 @@ class RecordQueries:
         return _condition(self._field([top_level_field]), COMPARISON.EQ, value)
 
     def order_by(self, sorting: Sequence[Sort]) -> list[ColumnElement[Any]]:
-        """Sort keys, then newest first and the id, as the memory backend's stable sorts."""
+        """Sort keys, then newest first and the id, as the memory backend's stable sorts.
+
+        A key on ``last_modified`` or the id, unique in a collection, ends the keys: what
+        follows could not change the order, and the order is then one an index of the
+        records (collection, ``last_modified``) or their primary key serves at any depth.
+        """
         keys: list[ColumnElement[Any]] = []
         for rule in sorting:
             field = self._field(rule.field.split("."))
             if isinstance(field, _Column):
-                parts = [field.column]
-            else:
-                assert not isinstance(field.rank, int)
-                # Missing sorts as null; within a rank, only that rank's typed value is set.
-                parts = [sa.func.coalesce(field.rank, NULL)]
-                typed = (field.typed(r) for r in (BOOLEAN, NUMBER, STRING, ARRAY))
-                parts += [t for t in typed if t is not None]
+                keys.append(field.column.asc() if rule.direction == 1 else field.column.desc())
+                return keys
+            assert not isinstance(field.rank, int)
+            # Missing sorts as null; within a rank, only that rank's typed value is set.
+            parts: list[ColumnElement[Any]] = [sa.func.coalesce(field.rank, NULL)]
+            typed = (field.typed(r) for r in (BOOLEAN, NUMBER, STRING, ARRAY))
+            parts += [t for t in typed if t is not None]
             keys += [part.asc() if rule.direction == 1 else part.desc() for part in parts]
-        keys += [self._columns.last_modified.desc(), self._columns.id.asc()]
+        keys += [self._columns.last_modified.desc()]
         return keys
 
 
@@ -564,7 +623,8 @@ def _condition(field: _Field, operator: COMPARISON, value: Any) -> ColumnElement
         return found if operator is COMPARISON.IN else sa.not_(found)
     equal = _never_null(field, _equal(field, value))
     if operator is COMPARISON.EQ:
-        return equal
+        contained = field.contained(value)
+        return equal if contained is None else sa.and_(contained, equal)
     if operator is COMPARISON.NOT:
         return sa.not_(equal)
     return _never_null(field, _inequality(field, operator, value))
@@ -775,12 +835,12 @@ class Selection:
     dialect_name: str
     key: Key
     _: KW_ONLY
-    filters: Sequence[Filter] | None
-    sorting: Sequence[Sort] | None
-    pagination_rules: Sequence[Sequence[Filter]] | None
-    limit: int | None
     id_field: str
     modified_field: str
+    filters: Sequence[Filter] | None = None
+    sorting: Sequence[Sort] | None = None
+    pagination_rules: Sequence[Sequence[Filter]] | None = None
+    limit: int | None = None
     include_deleted: bool = False
     #: Where its small compiled statements are kept (see :attr:`execution_options`).
     compiled_cache: MutableMapping[Any, Any] | None = None
@@ -824,22 +884,22 @@ class Selection:
         return self._page(records.c.id, ordered=True)
 
     def listing(self) -> sa.Select[Any]:
-        """``get_all`` in one statement: the count of live matches joined to the page.
+        """``list_all``: rows ``(id, data, last_modified)`` of the page, in order."""
+        return self._page(records.c.id, records.c.data, records.c.last_modified, ordered=True)
 
-        Rows are ``(total, id, data, last_modified)``; an empty page is one row of NULLs but
-        ``total``, so that the count comes back with it.
+    def count(self) -> sa.Select[Any]:
+        """``count_all``: the number of live records matching the filters.
+
+        Without filters, the collection's row of ``record_counts`` (no row: 0), which costs
+        the same whatever the collection holds; with filters, a count of the matches, which
+        reads the records that the indexes cannot rule out.
         """
-        total = (
-            sa.select(sa.func.count().label("total"))
-            .select_from(records)
-            .where(live(self.key), *self._queries(records.c).all_of(self.filters))
-            .subquery("total")
-        )
-        columns = (records.c.id, records.c.data, records.c.last_modified)
-        page = self._page(*columns, ordered=False).subquery("page")
-        # The join loses the page's order: its (few) rows are sorted again.
-        return (
-            sa.select(total.c.total, page.c.id, page.c.data, page.c.last_modified)
-            .select_from(total.outerjoin(page, sa.true()))
-            .order_by(*self._queries(page.c).order_by(self.sorting or ()))
-        )
+        if not self.filters:
+            collection_id, parent_id = self.key
+            kept = sa.select(record_counts.c.live_records).where(
+                record_counts.c.parent_id == parent_id,
+                record_counts.c.collection_id == collection_id,
+            )
+            return sa.select(sa.func.coalesce(kept.scalar_subquery(), 0))
+        where = self._queries(records.c).all_of(self.filters)
+        return sa.select(sa.func.count()).select_from(records).where(live(self.key), *where)

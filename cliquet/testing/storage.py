@@ -106,7 +106,7 @@ ANY_INT: Any = _AnyInt()
 
 
 def _list(storage: StorageBase, **kwargs: Any) -> list[dict[str, Any]]:
-    return storage.get_all(CID, PID, **kwargs)[0]
+    return storage.list_all(CID, PID, **kwargs)
 
 
 def _ids(records: list[dict[str, Any]]) -> list[str]:
@@ -123,19 +123,15 @@ def _walk_groups(
     *,
     limit: int,
     between_pages: Callable[[int], None] | None = None,
-) -> tuple[list[str], list[int]]:
+) -> list[str]:
     """Page through the records sorted on ``group`` then ``tie`` with keyset rules; returns
-    the ids served and each page's count. ``between_pages(served)`` runs after each page."""
+    the ids served. ``between_pages(served)`` runs after each page."""
     sorting = [Sort("group", 1), tie]
     beyond = COMPARISON.GT if tie.direction == 1 else COMPARISON.LT
     seen: list[str] = []
-    counts: list[int] = []
     rules = None
     for _ in range(1000):
-        page, count = storage.get_all(
-            CID, PID, sorting=sorting, pagination_rules=rules, limit=limit
-        )
-        counts.append(count)
+        page = storage.list_all(CID, PID, sorting=sorting, pagination_rules=rules, limit=limit)
         if not page:
             break
         seen.extend(_ids(page))
@@ -149,7 +145,7 @@ def _walk_groups(
                 Filter(tie.field, last[tie.field], beyond),
             ],
         ]
-    return seen, counts
+    return seen
 
 
 def _names(records: list[dict[str, Any]]) -> list[str]:
@@ -174,7 +170,10 @@ class StorageTest:
         self._create(storage, name="missing")
 
     def _matching(self, storage: StorageBase, *filters: Filter) -> set[str]:
-        return set(_names(_list(storage, filters=list(filters))))
+        """The names of the records matching ``filters``; counting them agrees."""
+        records = _list(storage, filters=list(filters))
+        assert storage.count_all(CID, PID, filters=list(filters)) == len(records)
+        return set(_names(records))
 
     # create / get
 
@@ -244,7 +243,7 @@ class StorageTest:
             storage.create(CID, PID, {"email": "a@example.com"}, unique_fields=["email"])
         assert raised.value.field == "email"
         assert raised.value.record == existing
-        assert storage.get_all(CID, PID)[1] == 1
+        assert storage.count_all(CID, PID) == 1
 
     def test_unique_fields_skip_null_values_tombstones_and_other_collections(
         self, storage: StorageBase
@@ -258,7 +257,7 @@ class StorageTest:
         storage.create(CID, PID, {"email": "a@example.com"}, **unique)
         storage.create(CID, "bob", {"email": "a@example.com"}, **unique)
         storage.create("comments", PID, {"email": "a@example.com"}, **unique)
-        assert storage.get_all(CID, PID)[1] == 4
+        assert storage.count_all(CID, PID) == 4
 
     def test_unique_fields_compare_json_values(self, storage: StorageBase) -> None:
         self._create(storage, rank=1)
@@ -439,7 +438,7 @@ class StorageTest:
         assert len(set(stamps)) == 400
         assert all(_increasing(r) for r in results)
         assert storage.collection_timestamp(CID, PID) == max(stamps)
-        assert storage.get_all(CID, PID)[1] == 400
+        assert storage.count_all(CID, PID) == 400
 
     # isolation
 
@@ -451,13 +450,14 @@ class StorageTest:
         assert storage.get(CID, PID, "same")["owner"] == "alice"
         with pytest.raises(RecordNotFoundError):
             storage.get(CID, PID, "only-there")
-        assert storage.get_all(CID, PID)[1] == 1
+        assert storage.count_all(CID, PID) == 1
         storage.delete(*other, "only-there")
         storage.delete_all(CID, PID)
         assert storage.get(*other, "same")["owner"] == "other"
         assert storage.purge_deleted(CID, PID) == 1
         assert len(_list(storage, include_deleted=True)) == 0
-        assert len(storage.get_all(*other, include_deleted=True)[0]) == 2
+        assert len(storage.list_all(*other, include_deleted=True)) == 2
+        assert storage.count_all(*other) == 1
 
     # filters
 
@@ -730,7 +730,7 @@ class StorageTest:
         assert _ids(listed) == _ids([records[0], records[2], records[3], records[1]])
         assert listed[-1]["deleted"] is True
 
-    # pagination, limit and count
+    # pagination and limit
 
     def test_pagination_rules_are_an_or_of_ands(self, storage: StorageBase) -> None:
         for n in range(10):
@@ -739,36 +739,89 @@ class StorageTest:
             [Filter("n", 2, COMPARISON.MIN), Filter("n", 3, COMPARISON.MAX)],
             [Filter("n", 8, COMPARISON.GT)],
         ]
-        records, count = storage.get_all(CID, PID, pagination_rules=rules)
+        records = _list(storage, pagination_rules=rules)
         assert set(_names(records)) == {"2", "3", "9"}
-        assert count == 10
 
     def test_limit(self, storage: StorageBase) -> None:
         records = [self._create(storage) for _ in range(5)]
-        listed, count = storage.get_all(CID, PID, limit=2)
+        listed = _list(storage, limit=2)
         assert _ids(listed) == [records[4]["id"], records[3]["id"]]
-        assert count == 5
 
-    def test_count_is_live_records_matching_filters(self, storage: StorageBase) -> None:
+    # count_all
+
+    def test_count_all_of_a_collection_never_written_is_zero(self, storage: StorageBase) -> None:
+        assert storage.count_all(CID, PID) == 0
+        assert storage.count_all(CID, PID, filters=[Filter("n", 1, COMPARISON.EQ)]) == 0
+
+    def test_count_all_counts_live_records_not_tombstones(self, storage: StorageBase) -> None:
+        records = [self._create(storage, n=n) for n in range(5)]
+        storage.delete(CID, PID, records[0]["id"])
+        storage.delete(CID, PID, records[1]["id"], with_deleted=False)
+        storage.update(CID, PID, records[2]["id"], {"n": 20})
+        storage.update(CID, PID, "new", {"n": 5})
+        assert storage.count_all(CID, PID) == 4
+        storage.create(CID, PID, {"id": records[0]["id"]})  # over its tombstone
+        assert storage.count_all(CID, PID) == 5
+        storage.delete_all(CID, PID, filters=[Filter("n", 5, COMPARISON.MIN)])
+        assert storage.count_all(CID, PID) == 3
+        storage.purge_deleted(CID, PID)
+        assert storage.count_all(CID, PID) == 3
+
+    def test_count_all_counts_the_records_matching_every_filter(
+        self, storage: StorageBase
+    ) -> None:
+        for n in range(20):
+            self._create(storage, n=n, group=n % 3, tags=["x"] if n % 2 else [])
+        some = [Filter("n", 10, COMPARISON.LT), Filter("group", 0, COMPARISON.EQ)]
+        assert storage.count_all(CID, PID, filters=some) == 4  # 0, 3, 6, 9
+        tagged = [Filter("tags", ["x"], COMPARISON.EQ), Filter("group", [1, 2], COMPARISON.IN)]
+        assert storage.count_all(CID, PID, filters=tagged) == 7
+        assert storage.count_all(CID, PID, filters=[Filter("n", 99, COMPARISON.EQ)]) == 0
+
+    def test_count_all_ignores_tombstones_matching_the_filters(self, storage: StorageBase) -> None:
+        since = storage.collection_timestamp(CID, PID)
+        kept, gone = self._create(storage), self._create(storage)
+        storage.delete(CID, PID, gone["id"])
+        changed = [Filter("last_modified", since, COMPARISON.GT)]
+        assert storage.count_all(CID, PID, filters=changed) == 1
+        by_id = [Filter("id", [kept["id"], gone["id"]], COMPARISON.IN)]
+        assert storage.count_all(CID, PID, filters=by_id) == 1
+
+    def test_count_all_with_custom_field_names(self, storage: StorageBase) -> None:
+        names: dict[str, Any] = {
+            "id_field": "pk",
+            "modified_field": "stamp",
+            "deleted_field": "gone",
+        }
+        first = storage.create(CID, PID, {"pk": "a"}, id_field="pk", modified_field="stamp")
+        storage.create(CID, PID, {"pk": "b"}, id_field="pk", modified_field="stamp")
+        storage.delete(CID, PID, "b", id_field="pk", modified_field="stamp", deleted_field="gone")
+        assert storage.count_all(CID, PID, **names) == 1
+        at_first = [Filter("stamp", first["stamp"], COMPARISON.EQ)]
+        assert storage.count_all(CID, PID, filters=at_first, **names) == 1
+        gone = [Filter("pk", "b", COMPARISON.EQ)]
+        assert storage.count_all(CID, PID, filters=gone, **names) == 0
+
+    def test_get_all_lists_and_counts_in_one_call(self, storage: StorageBase) -> None:
+        """The older listing, kept for callers written before count_all."""
         records = [self._create(storage, n=n) for n in range(10)]
         storage.delete(CID, PID, records[9]["id"])
         storage.delete(CID, PID, records[0]["id"])
-        listed, count = storage.get_all(
-            CID,
-            PID,
-            filters=[Filter("n", 5, COMPARISON.LT)],
-            pagination_rules=[[Filter("n", 2, COMPARISON.GT)]],
-            limit=1,
-            include_deleted=True,
-        )
-        assert count == 4
-        assert len(listed) == 1
+        options: dict[str, Any] = {
+            "filters": [Filter("n", 5, COMPARISON.LT)],
+            "pagination_rules": [[Filter("n", 2, COMPARISON.GT)]],
+            "limit": 1,
+            "include_deleted": True,
+        }
+        listed, count = storage.get_all(CID, PID, **options)
+        assert listed == storage.list_all(CID, PID, **options)
+        assert _names(listed) == _names([records[4]])
+        assert count == 4 == storage.count_all(CID, PID, filters=options["filters"])
 
     def test_keyset_pagination_returns_each_record_once(self, storage: StorageBase) -> None:
         expected = {self._create(storage, group=n % 5)["id"] for n in range(100)}
         tie = Sort("last_modified", -1)
-        seen, counts = _walk_groups(storage, tie, limit=7)
-        assert set(counts) == {100}
+        seen = _walk_groups(storage, tie, limit=7)
         assert len(seen) == 100 and set(seen) == expected
         assert seen == _ids(_list(storage, sorting=[Sort("group", 1), tie]))
 
@@ -785,7 +838,7 @@ class StorageTest:
             for record in _list(storage, sorting=sorting)[::5]:
                 storage.update(CID, PID, record["id"], {**record, "edited": served})
 
-        seen, _counts = _walk_groups(storage, tie, limit=4, between_pages=update_some)
+        seen = _walk_groups(storage, tie, limit=4, between_pages=update_some)
         assert len(seen) == 30 and set(seen) == expected
         assert seen == _ids(_list(storage, sorting=sorting))
 
@@ -805,9 +858,8 @@ class StorageTest:
         new = self._create(storage, name="new")
         tombstone = storage.delete(CID, PID, doomed["id"])
         gt_since = [Filter("last_modified", since, COMPARISON.GT)]
-        records, count = storage.get_all(CID, PID, filters=gt_since, include_deleted=True)
+        records = _list(storage, filters=gt_since, include_deleted=True)
         assert records == [tombstone, new]
-        assert count == 1
         before = [Filter("last_modified", new["last_modified"], COMPARISON.LT)]
         assert _list(storage, filters=before, include_deleted=True) == [old]
 
@@ -819,7 +871,8 @@ class StorageTest:
         assert {t["id"] for t in tombstones} == ids
         assert all(set(t) == {"id", "last_modified", "deleted"} for t in tombstones)
         assert all(t["deleted"] is True for t in tombstones)
-        assert storage.get_all(CID, PID) == ([], 0)
+        assert _list(storage) == []
+        assert storage.count_all(CID, PID) == 0
         assert len(_list(storage, include_deleted=True)) == 3
 
     def test_delete_all_honours_filters(self, storage: StorageBase) -> None:
@@ -876,8 +929,10 @@ class StorageTest:
         storage.flush()
         with pytest.raises(RecordNotFoundError):
             storage.get(CID, PID, record["id"])
-        assert storage.get_all(CID, PID, include_deleted=True) == ([], 0)
-        assert storage.get_all("comments", "bob") == ([], 0)
+        assert _list(storage, include_deleted=True) == []
+        assert storage.count_all(CID, PID) == 0
+        assert storage.list_all("comments", "bob") == []
+        assert storage.count_all("comments", "bob") == 0
 
 
 class TransactionalStorageTest:

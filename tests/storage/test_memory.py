@@ -34,7 +34,7 @@ def test_load_from_config_builds_independent_instances() -> None:
     a, b = _memory_storage(), _memory_storage()
     assert isinstance(a, StorageBase)
     a.create("articles", "alice", {"id": "x"})
-    assert b.get_all("articles", "alice") == ([], 0)
+    assert b.list_all("articles", "alice") == []
 
 
 def test_repr_names_the_backend() -> None:
@@ -55,7 +55,8 @@ def test_timestamps_follow_the_clock_when_it_is_ahead(monkeypatch: pytest.Monkey
 # The contract itself (cliquet/storage/__init__.py).
 
 
-def test_contract_methods_are_abstract_except_heartbeat() -> None:
+def test_contract_methods_are_abstract_but_listing_counting_and_heartbeat() -> None:
+    # list_all, count_all and get_all have defaults built on each other (see _OlderStorage).
     assert StorageBase.__abstractmethods__ == {
         "initialize_schema",
         "flush",
@@ -66,13 +67,64 @@ def test_contract_methods_are_abstract_except_heartbeat() -> None:
         "delete",
         "delete_all",
         "purge_deleted",
-        "get_all",
     }
+
+
+class _OlderStorage(memory.Storage):
+    """A backend written before counts were split from listings: it has ``get_all`` only."""
+
+    list_all = StorageBase.list_all  # type: ignore[assignment]
+    count_all = StorageBase.count_all  # type: ignore[assignment]
+
+    def get_all(  # type: ignore[override]
+        self, collection_id: str, parent_id: str, *, filters: Any = None, **options: Any
+    ) -> tuple[list[dict[str, Any]], int]:
+        self.calls = getattr(self, "calls", 0) + 1
+        records = memory.Storage.list_all(
+            self, collection_id, parent_id, filters=filters, **options
+        )
+        return records, memory.Storage.count_all(self, collection_id, parent_id, filters=filters)
+
+
+class TestOlderStorage(StorageTest):
+    """A backend implementing ``get_all`` and not ``list_all``/``count_all`` keeps its place."""
+
+    @pytest.fixture
+    def storage(self) -> Iterator[_OlderStorage]:
+        yield _OlderStorage()
+
+
+class _ListingStorage(memory.Storage):
+    """A backend that lists and cannot count by itself: counting lists the matches."""
+
+    count_all = StorageBase.count_all  # type: ignore[assignment]
+
+
+class TestListingStorage(StorageTest):
+    @pytest.fixture
+    def storage(self) -> Iterator[_ListingStorage]:
+        yield _ListingStorage()
+
+
+def test_an_older_backend_lists_and_counts_through_its_get_all() -> None:
+    storage = _OlderStorage()
+    storage.create("articles", "alice", {"n": 1})
+    assert storage.count_all("articles", "alice") == 1
+    assert storage.list_all("articles", "alice")[0]["n"] == 1
+    assert storage.calls == 2
+
+
+def test_a_backend_that_cannot_list_cannot_be_built() -> None:
+    class Mute(memory.Storage):
+        list_all = StorageBase.list_all  # type: ignore[assignment]
+
+    with pytest.raises(TypeError, match="list_all"):
+        Mute()
 
 
 def test_heartbeat_is_false_when_the_backend_fails() -> None:
     class Broken(memory.Storage):
-        def get_all(self, *args: Any, **kwargs: Any) -> Any:
+        def list_all(self, *args: Any, **kwargs: Any) -> Any:
             raise StorageError(original=ConnectionError("refused"))
 
     assert Broken().heartbeat() is False

@@ -432,25 +432,32 @@ def test_several_processes_get_unique_increasing_timestamps(
 # Queries are done by the database
 
 
-def test_get_all_is_one_statement(storage: sql_storage.Storage) -> None:
+def test_list_all_and_count_all_are_one_statement_each(storage: sql_storage.Storage) -> None:
     for n in range(20):
         storage.create(CID, PID, {"n": n})
     statements = _Statements(storage.engine)
+    at_least_5 = [Filter("n", 5, COMPARISON.MIN)]
     try:
-        records, count = storage.get_all(
+        records = storage.list_all(
             CID,
             PID,
-            filters=[Filter("n", 5, COMPARISON.MIN)],
+            filters=at_least_5,
             sorting=[Sort("n", 1)],
             pagination_rules=[[Filter("n", 8, COMPARISON.GT)]],
             limit=3,
         )
-        assert len(statements.seen) == 1
-        empty, zero = storage.get_all(CID, PID, filters=[Filter("n", 99, COMPARISON.EQ)])
+        [(listing, _)] = statements.seen
+        count = storage.count_all(CID, PID, filters=at_least_5)
+        empty = storage.list_all(CID, PID, filters=[Filter("n", 99, COMPARISON.EQ)])
+        zero = storage.count_all(CID, PID, filters=[Filter("n", 99, COMPARISON.EQ)])
     finally:
         statements.close()
     assert [r["n"] for r in records] == [9, 10, 11] and count == 15
     assert (empty, zero) == ([], 0)
+    assert len(statements.seen) == 4
+    # The listing counts nothing; the count selects nothing but the count.
+    assert "count(" not in listing.lower()
+    assert statements.seen[1][0].startswith("SELECT count(*) AS count_1 \nFROM records \nWHERE")
 
 
 @pytest.mark.postgresql
@@ -473,7 +480,7 @@ def test_postgresql_filters_sorts_and_limits_in_one_query(postgresql_url: str) -
         )
     statements = _Statements(storage.engine)
     try:
-        records, count = storage.get_all(
+        records = storage.list_all(
             CID,
             PID,
             filters=[Filter("n", 1_000, COMPARISON.GT), Filter("tag", "even", COMPARISON.EQ)],
@@ -482,7 +489,6 @@ def test_postgresql_filters_sorts_and_limits_in_one_query(postgresql_url: str) -
         )
     finally:
         statements.close()
-    assert count == 499
     assert [r["n"] for r in records] == list(range(1998, 1978, -2))
     [(statement, parameters)] = statements.seen
     with storage.engine.connect() as conn:
@@ -492,6 +498,230 @@ def test_postgresql_filters_sorts_and_limits_in_one_query(postgresql_url: str) -
     assert '"Node Type": "Limit"' in plan and "jsonb_typeof" in plan
     storage.flush()
     storage.engine.dispose()
+
+
+# Counts and indexes: what lists cost does not grow with the collection
+
+
+def _live_counts(storage: sql_storage.Storage) -> dict[tuple[str, str], int]:
+    query = sa.text(
+        "SELECT collection_id, parent_id, count(*) FROM records WHERE NOT deleted "
+        "GROUP BY collection_id, parent_id"
+    )
+    with storage.engine.connect() as conn:
+        return {(c, p): n for c, p, n in conn.execute(query)}
+
+
+def test_counts_stay_exact_whoever_writes_the_records(storage: sql_storage.Storage) -> None:
+    records = sql_query.records
+    alice = [storage.create(CID, PID, {"n": n})["id"] for n in range(6)]
+    storage.delete(CID, PID, alice[0])
+    storage.delete_all(CID, PID, filters=[Filter("n", 4, COMPARISON.MIN)], with_deleted=False)
+    storage.update(CID, PID, alice[0], {"n": 0})  # back from its tombstone
+    row = {"collection_id": CID, "data": {}, "last_modified": 1}
+    with storage.engine.begin() as conn:  # a bulk load, a script: not through the backend
+        conn.execute(
+            sa.insert(records),
+            [{**row, "parent_id": "bob", "id": str(n), "deleted": n % 3 == 0} for n in range(9)],
+        )
+        conn.execute(sa.update(records).where(records.c.id == "1").values(deleted=True))
+        conn.execute(sa.update(records).where(records.c.id == "3").values(deleted=False))
+        conn.execute(sa.delete(records).where(records.c.id.in_(["2", "6"])))
+    expected = _live_counts(storage)
+    assert expected == {(CID, PID): 4, (CID, "bob"): 5}
+    for collection_id, parent_id in [*expected, ("comments", PID)]:
+        assert storage.count_all(collection_id, parent_id) == expected.get(
+            (collection_id, parent_id), 0
+        )
+    storage.begin()
+    storage.create(CID, PID, {})
+    assert storage.count_all(CID, PID) == 5  # its own writes, inside a unit of work
+    storage.rollback()
+    assert storage.count_all(CID, PID) == 4
+    storage.flush()
+    assert storage.count_all(CID, PID) == 0
+
+
+def test_an_unfiltered_count_reads_one_row_of_the_counts(storage: sql_storage.Storage) -> None:
+    storage.create(CID, PID, {})
+    statements = _Statements(storage.engine)
+    try:
+        assert storage.count_all(CID, PID) == 1
+    finally:
+        statements.close()
+    [(statement, _)] = statements.seen
+    assert "FROM record_counts" in statement and "FROM records" not in statement
+
+
+def test_migrating_a_database_with_records_counts_them(sqlite_url: str) -> None:
+    from alembic import command
+
+    from cliquet import migration
+
+    storage = _build(sqlite_url)
+    config = migration._config("storage")
+    with storage.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "storage_0001")  # a database of the previous revision
+        row = {"collection_id": CID, "data": {}, "last_modified": 1}
+        conn.execute(
+            sa.insert(sql_query.records),
+            [{**row, "parent_id": PID, "id": str(n), "deleted": n == 0} for n in range(5)],
+        )
+    assert storage.initialize_schema() == "storage: upgraded storage_0001 -> storage_0002"
+    assert storage.count_all(CID, PID) == 4
+    storage.delete(CID, PID, "1")
+    assert storage.count_all(CID, PID) == 3
+    storage.engine.dispose()
+
+
+# 20,000 records of one user, 20,000 of another; one in ten of the first is a tombstone.
+BULK = 20_000
+BULK_LOAD = f"""
+INSERT INTO records (parent_id, collection_id, id, data, last_modified, deleted)
+SELECT CASE WHEN i <= {BULK} THEN '{PID}' ELSE 'bob' END, '{CID}', 'r' || i,
+       CASE WHEN i <= {BULK} AND i %% 10 = 0 THEN '{{"deleted": true}}'::jsonb
+            ELSE jsonb_build_object('n', i, 'group', 'g' || (i %% 100),
+                                    'body', repeat('lorem ipsum ', 20)) END,
+       1000 + i, i <= {BULK} AND i %% 10 = 0
+FROM generate_series(1, 2 * {BULK}) AS i
+"""
+
+
+@pytest.fixture
+def bulk_postgresql(
+    shared_storages: dict[str, sql_storage.Storage], postgresql_url: str
+) -> Iterator[sql_storage.Storage]:
+    for storage in _emptied(shared_storages, postgresql_url):
+        with storage.engine.begin() as conn:
+            conn.exec_driver_sql(BULK_LOAD)
+        with storage.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE records")
+        yield storage
+
+
+def _plan(storage: sql_storage.Storage, call: Any) -> tuple[Any, dict[str, Any]]:
+    """What ``call(storage)`` returns, and the plan of its (last) statement as it ran."""
+    statements = _Statements(storage.engine)
+    try:
+        result = call(storage)
+    finally:
+        statements.close()
+    statement, parameters = statements.seen[-1]
+    with storage.engine.connect() as conn:
+        explained = conn.exec_driver_sql(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", parameters
+        ).scalar()
+    return result, explained[0]["Plan"]
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _nodes(child)
+
+
+def _scans(plan: dict[str, Any]) -> list[tuple[str, str | None, int]]:
+    """``(node type, index, rows read)`` of each scan of the records in a plan."""
+    return [
+        (node["Node Type"], node.get("Index Name"), node["Actual Rows"])
+        for node in _nodes(plan)
+        if node.get("Relation Name") == "records" or "Index Name" in node
+    ]
+
+
+LIVE_INDEX = "idx_records_live_parent_id_collection_id_last_modified"
+DATA_INDEX = "idx_records_data_jsonb_path_ops"
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("depth", [0, BULK // 2, BULK - 500], ids=["first", "middle", "last"])
+def test_postgresql_pages_at_any_depth_read_one_page_of_an_index(
+    bulk_postgresql: sql_storage.Storage, depth: int
+) -> None:
+    from cliquet.resource import querystring
+
+    sorting = [Sort("last_modified", -1)]
+    rules = None
+    if depth:  # what a Next-Page token of the default order asks for
+        last = {"last_modified": 1000 + BULK - depth}
+        rules = querystring.build_pagination_rules(sorting, last, until=1000 + 2 * BULK)
+
+    def page(storage: sql_storage.Storage) -> list[dict[str, Any]]:
+        return storage.list_all(CID, PID, sorting=sorting, pagination_rules=rules, limit=101)
+
+    records, plan = _plan(bulk_postgresql, page)
+    below = BULK - depth if depth else BULK + 1  # the cursor's record, as BULK_LOAD numbers it
+    expected = [i for i in range(below - 1, 0, -1) if i % 10][:101]
+    assert [r["n"] for r in records] == expected
+    # One scan of the live records' index, in its order (no sort), reading the page only.
+    assert _scans(plan) == [("Index Scan", LIVE_INDEX, 101)]
+    assert not any(node["Node Type"] == "Sort" for node in _nodes(plan))
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("value", [BULK // 2 + 1, "g7"], ids=["one record", "one percent"])
+def test_postgresql_equality_filters_read_what_the_gin_index_finds(
+    bulk_postgresql: sql_storage.Storage, value: Any
+) -> None:
+    field = "n" if isinstance(value, int) else "group"
+    filters = [Filter(field, value, COMPARISON.EQ)]
+    expected = 1 if isinstance(value, int) else BULK // 100
+    # What the index finds: the matches of every collection (Bob's records have groups too).
+    found = 1 if isinstance(value, int) else 2 * BULK // 100
+
+    def listing(storage: sql_storage.Storage) -> list[dict[str, Any]]:
+        return storage.list_all(CID, PID, filters=filters, limit=10_001)
+
+    def counting(storage: sql_storage.Storage) -> int:
+        return storage.count_all(CID, PID, filters=filters)
+
+    for call, size in ((listing, lambda r: len(r)), (counting, lambda n: n)):
+        result, plan = _plan(bulk_postgresql, call)
+        assert size(result) == expected
+        scans = _scans(plan)
+        assert ("Bitmap Index Scan", DATA_INDEX, found) in scans
+        assert ("Bitmap Heap Scan", None, expected) in scans  # no other record read
+        assert len(scans) == 2
+
+
+@pytest.mark.postgresql
+def test_postgresql_counts_read_no_record(bulk_postgresql: sql_storage.Storage) -> None:
+    count, plan = _plan(bulk_postgresql, lambda storage: storage.count_all(CID, PID))
+    assert count == BULK - BULK // 10
+    assert _scans(plan) == [("Index Scan", "record_counts_pkey", 1)]
+
+
+@pytest.fixture
+def sqlite_storage(
+    shared_storages: dict[str, sql_storage.Storage], shared_sqlite_url: str
+) -> Iterator[sql_storage.Storage]:
+    yield from _emptied(shared_storages, shared_sqlite_url)
+
+
+def test_sqlite_pages_and_counts_use_the_index_of_live_records(
+    sqlite_storage: sql_storage.Storage,
+) -> None:
+    storage = sqlite_storage
+    for n in range(30):
+        storage.create(CID, PID, {"n": n})
+    sorting = [Sort("last_modified", -1)]
+    rules = [[Filter("last_modified", 2**40, COMPARISON.LT)]]
+    statements = _Statements(storage.engine)
+    try:
+        storage.list_all(CID, PID, limit=10)
+        storage.list_all(CID, PID, sorting=sorting, pagination_rules=rules, limit=10)
+        storage.count_all(CID, PID, filters=[Filter("last_modified", 0, COMPARISON.GT)])
+    finally:
+        statements.close()
+    with storage.engine.connect() as conn:
+        for statement, parameters in statements.seen:
+            plan = " ".join(
+                row[-1]
+                for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            )
+            assert f"USING INDEX {LIVE_INDEX}" in plan or f"COVERING INDEX {LIVE_INDEX}" in plan
+            assert "TEMP B-TREE" not in plan  # no sort: the index's order
 
 
 # Schema and instances
@@ -509,11 +739,11 @@ def test_initialize_schema_tells_what_it_does(sqlite_url: str) -> None:
     storage = _build(sqlite_url)
     path = sqlite_url.removeprefix("sqlite:///")
     assert storage.initialize_schema(dry_run=True) == (
-        f"storage: would create {path} and upgrade empty -> storage_0001"
+        f"storage: would create {path} and upgrade empty -> storage_0002"
     )
     assert not Path(path).exists()  # a dry run creates nothing, not even the file
-    assert storage.initialize_schema() == "storage: upgraded empty -> storage_0001"
-    assert storage.initialize_schema() == "storage: up to date (revision storage_0001)"
+    assert storage.initialize_schema() == "storage: upgraded empty -> storage_0002"
+    assert storage.initialize_schema() == "storage: up to date (revision storage_0002)"
     # The revision's tables are exactly those the backend queries.
     from cliquet.storage.sql_query import metadata
 

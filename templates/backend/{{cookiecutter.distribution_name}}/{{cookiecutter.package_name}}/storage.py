@@ -5,9 +5,10 @@ Enable it in a service's ``.ini``::
     cliquet.storage_backend = {{ cookiecutter.package_name }}.storage
     cliquet.storage_url = {{ cookiecutter.__slug }}://localhost:8087
 
-:class:`Storage` implements the abstract methods of :class:`cliquet.storage.StorageBase`, with
-the same signatures and no docstrings of their own: each inherits the contract's
-(``help(Storage.get_all)`` shows it), so that the documentation cannot drift from the runtime.
+:class:`Storage` implements the abstract methods of :class:`cliquet.storage.StorageBase` and
+its listing, ``list_all`` and ``count_all`` (the base builds the older ``get_all`` on them),
+with the same signatures and no docstrings of their own: each inherits the contract's
+(``help(Storage.list_all)`` shows it), so that the documentation cannot drift from the runtime.
 ``tests/test_storage.py`` checks both and runs cliquet's conformance suite.
 
 It starts over :class:`FakeClient`, an in-process stand-in for a document store client:
@@ -337,7 +338,7 @@ class Storage(StorageBase):
                 self._client.delete(tombstones, object_id)
             return len(doomed)
 
-    def get_all(
+    def list_all(
         self,
         collection_id: str,
         parent_id: str,
@@ -351,14 +352,13 @@ class Storage(StorageBase):
         modified_field: str = DEFAULT_MODIFIED_FIELD,
         deleted_field: str = DEFAULT_DELETED_FIELD,
         auth: Any = None,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> list[dict[str, Any]]:
         with _client_errors():
             records = list(self._documents(_bucket("records", collection_id, parent_id)).values())
-            count = sum(matches_all(r, filters) for r in records)
             if include_deleted:
                 tombstones = self._documents(_bucket("tombstones", collection_id, parent_id))
                 records.extend(tombstones.values())
-        selected = select(
+        return select(
             records,
             filters=filters,
             sorting=sorting,
@@ -366,7 +366,22 @@ class Storage(StorageBase):
             limit=limit,
             modified_field=modified_field,
         )
-        return selected, count
+
+    def count_all(
+        self,
+        collection_id: str,
+        parent_id: str,
+        *,
+        filters: Sequence[Filter] | None = None,
+        id_field: str = DEFAULT_ID_FIELD,
+        modified_field: str = DEFAULT_MODIFIED_FIELD,
+        deleted_field: str = DEFAULT_DELETED_FIELD,
+        auth: Any = None,
+    ) -> int:
+        # REAL CLIENT: ask the server to count, and to filter first if it can.
+        with _client_errors():
+            records = self._documents(_bucket("records", collection_id, parent_id)).values()
+        return sum(matches_all(record, filters) for record in records)
 
 
 def _msec_time() -> int:
