@@ -319,9 +319,7 @@ class _Field:
     def in_(self, rank: int, values: Sequence[Any]) -> ColumnElement[bool] | None:
         """The field (of that rank) is one of ``values``; None when it never has the rank.
 
-        One expanding parameter per SQL type, whatever the number of values: SQLAlchemy
-        caches each compiled statement by its shape, and a list of literals would make every
-        length of list a new (and huge) entry.
+        One parameter per SQL type, whatever the number of values (see :func:`_one_of`).
         """
         typed = self.typed(rank)
         if typed is None:
@@ -332,10 +330,36 @@ class _Field:
             assert isinstance(literal, BindParameter)
             by_type.setdefault(type(literal.type), (literal.type, []))[1].append(literal.value)
         tests = [
-            typed.in_(sa.bindparam(None, group, type_=type_, expanding=True))
+            _one_of(typed, type_, group, dialect_name=self.dialect_name)
             for type_, group in by_type.values()
         ]
         return tests[0] if len(tests) == 1 else sa.or_(*tests)
+
+
+def _one_of(
+    expression: ColumnElement[Any],
+    type_: sa.types.TypeEngine[Any],
+    values: list[Any],
+    *,
+    dialect_name: str,
+) -> ColumnElement[bool]:
+    """``expression IN values`` with one parameter: a PostgreSQL array (``= ANY``), a JSON
+    array on SQLite (``IN (SELECT value FROM json_each(...))``).
+
+    The statement's text then never depends on how many values a client sends. Caches keyed
+    by that text (SQLAlchemy's compiled statements, psycopg's last 100 queries of each
+    connection, the sqlite3 module's 128 prepared statements of each connection) kept one
+    entry per length of list, megabytes each for lists of thousands of values: a process
+    grew by gigabytes under lists of distinct lengths. SQLite reads the JSON numbers with
+    the parser that reads the stored documents (``json_extract``): they compare as those do.
+    """
+    if dialect_name == "postgresql":
+        if isinstance(type_, sa.Numeric) and not isinstance(type_, sa.Float):
+            values = [Decimal(v) for v in values]  # exact; psycopg dumps one type per array
+        return expression == sa.any_(sa.bindparam(None, values, type_=SQL_ARRAY(type_)))
+    texts = json.dumps(values, ensure_ascii=False, allow_nan=False)
+    items = sa.func.json_each(sa.bindparam(None, texts, type_=sa.Text())).table_valued("value")
+    return expression.in_(sa.select(items.c.value))
 
 
 class _Column(_Field):
@@ -811,13 +835,13 @@ def tombstones_statement(
     key: Key, stamps: Mapping[str, int], *, deleted_field: str, with_deleted: bool
 ) -> Any:
     """Turn live records into tombstones, each with its stamp; returns their ids."""
-    where = sa.and_(live(key), records.c.id.in_(list(stamps)))
-    if not with_deleted:
-        return sa.delete(records).where(where).returning(records.c.id)
     # Padded to a power of two (repeating the last pair changes nothing): a few statement
-    # shapes whatever the number of records, as SQLAlchemy caches one per shape.
+    # texts whatever the number of records, as SQLAlchemy and the drivers cache one per text.
     items = list(stamps.items())
     items += items[-1:] * ((1 << (len(items) - 1).bit_length()) - len(items))
+    where = sa.and_(live(key), records.c.id.in_([object_id for object_id, _ in items]))
+    if not with_deleted:
+        return sa.delete(records).where(where).returning(records.c.id)
     whens: list[Any] = [(i, _stamp(s)) for i, s in items]
     stamp = sa.case(*whens, value=records.c.id)
     return (
