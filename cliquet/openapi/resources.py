@@ -173,8 +173,10 @@ def resource_operation(info: Any, kind: str, method: str) -> dict[str, Any]:
             if many or p["name"] == "_fields"
         ]
     headers: tuple[str, ...] = TIMESTAMPED
-    if many and method != "DELETE":
-        headers += ("Total-Records", "Next-Page")
+    if many and method == "GET":
+        headers += ("Next-Page",)
+    if many and method == "HEAD":  # the count is paid for only there
+        headers += ("Total-Records",)
     ok = json_response("The records." if many else "The record.", _answer(info, many), *headers)
     responses: dict[str, Any] = {"200": ok}
     operation: dict[str, Any] = {"tags": [name], "parameters": parameters}

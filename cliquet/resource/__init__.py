@@ -192,28 +192,39 @@ class UserResource:
         pagination_rules = []
         # A walk's first page answers the collection timestamp; later pages keep it.
         walk_start = timestamp
-        if query.token is not None:
+        if query.token is not None:  # checked on HEAD too: a forged token is refused alike
             page = querystring.decode_token(self._secret(), self._scope(), query.token)
             walk_start = page.until
             pagination_rules = querystring.build_pagination_rules(
                 query.sorting, page.last_record, until=page.until
             )
+        headers = self.request.response.headers
+        self._add_timestamp_headers(timestamp)
+        if self.request.method == "HEAD":
+            return self._collection_head(filters)
         limit = query.limit
-        records, total = self.model.get_records(
+        records = self.model.list_records(
             filters=filters,
             sorting=query.sorting,
             pagination_rules=pagination_rules,
             limit=None if limit is None else limit + 1,
             include_deleted=query.include_deleted,
         )
-        headers = self.request.response.headers
         if limit is not None and len(records) > limit:
             records = records[:limit]
             headers["Next-Page"] = self._next_page(query, records[-1], walk_start)
         records = self._still_readable(records, timestamp)
-        headers["Total-Records"] = str(total)
-        self._add_timestamp_headers(timestamp)
         return {"data": [self._shape(r, query.fields) for r in records]}
+
+    def _collection_head(self, filters: list[Filter]) -> Any:
+        """The count, which only ``HEAD`` pays for: no record is read, nor ``Next-Page``
+        known. Without the length of a body that was not built (RFC 9110, 8.6)."""
+        response = self.request.response
+        response.headers["Total-Records"] = str(self.model.count_records(filters=filters))
+        response.content_type = "application/json"
+        response.app_iter = []
+        response.content_length = None
+        return response
 
     def collection_post(self) -> dict[str, Any]:
         conditions = self._preconditions()

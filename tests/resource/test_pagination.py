@@ -102,7 +102,7 @@ def test_next_page_only_when_more_records_exist(app, alice):
     last = app.get(response.headers["Next-Page"], headers=alice)
     assert len(last.json["data"]) == 1
     assert "Next-Page" not in last.headers
-    assert last.headers["Total-Records"] == "4"
+    assert app.head(response.headers["Next-Page"], headers=alice).headers["Total-Records"] == "4"
 
 
 def test_no_next_page_on_an_empty_list(app, alice):
@@ -123,7 +123,9 @@ def test_next_page_is_a_full_url_with_the_query_and_a_token(app, alice, records)
     assert params["has_rank"] == "true"
     assert params["_token"]
     following = app.get(next_page, headers=alice)
-    assert following.headers["Total-Records"] == response.headers["Total-Records"]
+    first = f"{URL}?_limit=2&_sort=-rank&has_rank=true"
+    counts = [app.head(url, headers=alice).headers["Total-Records"] for url in (first, next_page)]
+    assert counts == [str(sum("rank" in r for r in records))] * 2  # the query's, not the page's
     assert following.headers["Next-Page"] != next_page
 
 
@@ -189,7 +191,7 @@ def test_walk_with_filters(app, alice, records):
     assert 0 < len(expected) < 23
     pages = walk(app, alice, f"{query}&_limit=2")
     assert [r for page in pages for r in page] == expected
-    response = app.get(f"{URL}?{query}&_limit=2", headers=alice)
+    response = app.head(f"{URL}?{query}&_limit=2", headers=alice)
     assert response.headers["Total-Records"] == str(len(expected))
 
 

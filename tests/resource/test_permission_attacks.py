@@ -468,17 +468,17 @@ def test_a_record_recreated_during_a_list_is_not_listed(
     re-created by Bob in between, Carol's list must not carry Bob's record."""
     from cliquet.resource.model import Model
 
-    original = Model.get_records
+    original = Model.list_records
     interleaved = []
 
-    def get_records(self, *args, **kwargs):
+    def list_records(self, *args, **kwargs):
         if self.auth == carol["Authorization"] and not interleaved:
             interleaved.append(True)
             app.delete(URL, headers=alice, status=200)
             app.put_json(URL, {"data": {"text": "bob's secret"}}, headers=bob, status=201)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Model, "get_records", get_records)
+    monkeypatch.setattr(Model, "list_records", list_records)
     response = app.get(f"/v1/notes{query}", headers=carol)
     assert interleaved
     assert "bob's secret" not in response.text
@@ -491,10 +491,10 @@ def test_what_a_reader_may_still_read_stays_listed_when_written_meanwhile(
 ):
     from cliquet.resource.model import Model
 
-    original = Model.get_records
+    original = Model.list_records
     interleaved = []
 
-    def get_records(self, *args, **kwargs):
+    def list_records(self, *args, **kwargs):
         if self.auth == carol["Authorization"] and not interleaved:
             interleaved.append(True)
             if change == "update":
@@ -503,7 +503,7 @@ def test_what_a_reader_may_still_read_stays_listed_when_written_meanwhile(
                 app.delete(URL, headers=alice, status=200)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Model, "get_records", get_records)
+    monkeypatch.setattr(Model, "list_records", list_records)
     records = app.get("/v1/notes?_since=0", headers=carol).json["data"]
     assert interleaved
     assert [(r["id"], r.get("deleted", False)) for r in records] == [(NOTE_ID, change == "delete")]
