@@ -7,6 +7,7 @@ import click
 from cliquet_cli.distribution import installed_version
 from cliquet_cli.migrate import migrate
 from cliquet_cli.new import new
+from cliquet_cli.update import update
 
 __all__ = ["cli"]
 
@@ -26,3 +27,4 @@ def cli() -> None:
 
 cli.add_command(new)
 cli.add_command(migrate)
+cli.add_command(update)

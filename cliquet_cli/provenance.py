@@ -18,14 +18,39 @@ from typing import Any
 
 import click
 
-__all__ = ["FILENAME", "Provenance", "digest", "digests", "files_under", "read", "write"]
+__all__ = [
+    "BASE",
+    "FILENAME",
+    "RECORDS",
+    "Provenance",
+    "digest",
+    "digest_bytes",
+    "digests",
+    "files_under",
+    "read",
+    "write",
+]
 
 FILENAME = ".cliquet.json"
+# The pristine render the record describes (cliquet_cli.base): the base of `cliquet update`.
+BASE = ".cliquet/base.tar.gz"
+# What cliquet writes about a package, never one of its files.
+RECORDS = (FILENAME, BASE)
 # Bumped when the layout below changes, so that a later cliquet can read older records.
 FORMAT = 1
 # Never part of a package's own files: tools' caches and virtualenvs.
 _SKIPPED_DIRECTORIES = frozenset(
-    {".git", ".hg", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+    {
+        ".git",
+        ".hg",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".mypy_cache",
+        ".cliquet",
+    }
 )
 
 
@@ -38,22 +63,34 @@ class Provenance:
     answers: dict[str, Any]
     files: dict[str, str] = field(default_factory=dict)
     format: int = FORMAT
+    # Packages generated inside this one (`cliquet add`), as POSIX paths relative to it: each
+    # has its own record, and `cliquet update` updates it too.
+    parts: list[str] = field(default_factory=list)
 
 
 def digest(path: Path) -> str:
     """The content hash recorded for a file: ``sha256:<hex>`` of its bytes."""
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return digest_bytes(path.read_bytes())
+
+
+def digest_bytes(data: bytes) -> str:
+    """:func:`digest` of a file's content."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def files_under(directory: Path) -> Iterator[str]:
     """The files of a package directory, as POSIX paths relative to it, sorted.
 
     Leaves out the record itself, version-control and cache directories, virtualenvs and
-    ``*.egg-info``: what tools make, never what the user or a template writes.
+    ``*.egg-info``: what tools make, never what the user or a template writes; and the
+    packages generated inside it (``cliquet add``), which have records of their own.
     """
+    nested = {p.parent for p in directory.glob(f"*/**/{FILENAME}")}
     for path in sorted(directory.rglob("*")):
         parts = path.relative_to(directory).parts
         if any(p in _SKIPPED_DIRECTORIES or p.endswith(".egg-info") for p in parts[:-1]):
+            continue
+        if any(path.is_relative_to(n) for n in nested):
             continue
         if path.is_file() and parts != (FILENAME,):
             yield path.relative_to(directory).as_posix()
@@ -80,6 +117,7 @@ def read(directory: Path) -> Provenance | None:
             answers=dict(data["answers"]),
             files={str(k): str(v) for k, v in dict(data["files"]).items()},
             format=int(data.get("format", FORMAT)),
+            parts=[str(p) for p in data.get("parts", [])],
         )
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise click.ClickException(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,13 +79,21 @@ def plan(staged: Path, target: Path, record: Provenance | None) -> Plan:
     return result
 
 
-def apply(steps: Plan, *, overwrite_edited: bool, shown: str | None = None) -> list[str]:
+def apply(
+    steps: Plan,
+    *,
+    overwrite_edited: bool,
+    shown: str | None = None,
+    remove: Sequence[str] = (),
+) -> list[str]:
     """Write what ``steps`` says, then the new record; return the files written.
 
     Every new file is first copied beside its destination, then all are renamed into place:
     a failure while copying (disk full...) leaves the directory as it was.
 
     :param shown: how to name the directory to the user (default: its path).
+    :param remove: files to delete once the others are in place (``cliquet update``: those
+        the template no longer renders, unedited).
     :raises click.ClickException: edited files without ``overwrite_edited`` (nothing is
         written), or a write that failed.
     """
@@ -96,10 +105,10 @@ def apply(steps: Plan, *, overwrite_edited: bool, shown: str | None = None) -> l
             "(the edits are lost), or generate elsewhere (-o) and merge by hand."
         )
     names = steps.to_write(overwrite_edited=overwrite_edited)
-    record = steps.target / provenance.FILENAME
-    new_record = (steps.staged / provenance.FILENAME).read_bytes()
-    if not record.is_file() or record.read_bytes() != new_record:
-        names = [*names, provenance.FILENAME]
+    for name in provenance.RECORDS:
+        old, new = steps.target / name, steps.staged / name
+        if new.is_file() and (not old.is_file() or old.read_bytes() != new.read_bytes()):
+            names = [*names, name]
     copies: list[tuple[Path, Path]] = []
     try:
         for name in names:
@@ -110,10 +119,12 @@ def apply(steps: Plan, *, overwrite_edited: bool, shown: str | None = None) -> l
             copies.append((copy, destination))
         for copy, destination in copies:
             os.replace(copy, destination)
+        for name in remove:
+            (steps.target / name).unlink(missing_ok=True)
     except OSError as e:
         raise click.ClickException(f"Cannot write {steps.target}: {e}") from None
     finally:
         for copy, _ in copies:
             if copy.exists():
                 copy.unlink()
-    return [n for n in names if n != provenance.FILENAME]
+    return [n for n in names if n not in provenance.RECORDS]

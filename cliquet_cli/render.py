@@ -20,14 +20,14 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cliquet_cli import provenance, regeneration
+from cliquet_cli import base, provenance, regeneration
 from cliquet_cli.distribution import installed_version, requirement
 from cliquet_cli.variables import (
     Variables,
@@ -46,10 +46,12 @@ __all__ = [
     "next_steps",
     "package_of",
     "render",
+    "render_context",
     "report",
     "shown_path",
     "template_dir",
     "template_variables",
+    "write_render",
 ]
 
 # Set to "no" in every template that has it: the command prints the next steps itself.
@@ -300,37 +302,66 @@ def generate(
     check_answers(variables, answers, fixed, home=target)
 
     public = {k: v for k, v in answers.items() if not k.startswith("_")}
-    context: dict[str, Any] = dict(public)
+    context, kept_said = render_context(variables, answers, target)
+    kept_answers = [
+        f"{k}={v}"
+        for k, v in public.items()
+        if k in recorded and k not in fixed and recorded[k] == v
+    ]
+    written, steps = write_render(
+        kind, template, context, target, record, overwrite_edited=overwrite_edited
+    )
+    return Generated(kind, name, target, written, steps, kept_said, kept_answers)
+
+
+def render_context(
+    variables: Variables, answers: Mapping[str, Any], target: Path
+) -> tuple[dict[str, Any], list[str]]:
+    """What Cookiecutter renders ``answers`` with, and which kept values of ``target`` it holds.
+
+    The public answers, the private variables cliquet sets itself, and the values an existing
+    package keeps across re-generations (its secret), read from it.
+    """
+    context: dict[str, Any] = {k: v for k, v in answers.items() if not k.startswith("_")}
     if _PRINT_NEXT_STEPS in variables.raw:
         context[_PRINT_NEXT_STEPS] = "no"
     if _CLIQUET_REQUIREMENT in variables.raw:
         context[_CLIQUET_REQUIREMENT] = requirement()
     kept_values, kept_said = _kept_values(variables, target) if target.is_dir() else ({}, [])
     context.update(kept_values)
+    return context, kept_said
 
-    kept_answers = [
-        f"{k}={v}"
-        for k, v in public.items()
-        if k in recorded and k not in fixed and recorded[k] == v
-    ]
-    written, steps = _write(
-        kind, template, context, target, record, overwrite_edited=overwrite_edited
+
+# Given the fresh render (record and base included), the existing target and its record:
+# writes into the target, returns the files written and what the caller reports.
+Finish = Callable[[Path, Path, "provenance.Provenance | None"], tuple[list[str], Any]]
+
+
+def _regenerate(
+    staged: Path, target: Path, record: provenance.Provenance | None, *, overwrite_edited: bool
+) -> tuple[list[str], regeneration.Plan]:
+    steps = regeneration.plan(staged, target, record)
+    written = regeneration.apply(
+        steps, overwrite_edited=overwrite_edited, shown=shown_path(target)
     )
-    return Generated(kind, name, target, written, steps, kept_said, kept_answers)
+    return written, steps
 
 
-def _write(
+def write_render(
     kind: str,
     template: Path,
     context: dict[str, Any],
     target: Path,
     record: provenance.Provenance | None,
     *,
-    overwrite_edited: bool,
-) -> tuple[list[str], regeneration.Plan | None]:
+    overwrite_edited: bool = False,
+    finish: Finish | None = None,
+) -> tuple[list[str], Any]:
     """Render in a staging directory beside ``target``, record it, then move it into place.
 
-    Return the files written, and how an existing ``target`` was re-generated.
+    Return the files written, and how an existing ``target`` was re-generated (by default,
+    the rules of :mod:`cliquet_cli.regeneration`; ``finish`` replaces them, e.g. with
+    ``cliquet update``'s merge). The record keeps the packages ``record`` lists as its parts.
 
     On any failure, the staging directory goes, and so do the directories created for
     ``target``'s parent.
@@ -347,20 +378,25 @@ def _write(
         staged = _cookiecutter(template, context, staging)
         answers = {k: v for k, v in context.items() if not k.startswith("_")}
         files = provenance.digests(staged)
+        base.write(staged, list(files))
         provenance.write(
             staged,
             provenance.Provenance(
-                template=kind, cliquet_version=installed_version(), answers=answers, files=files
+                template=kind,
+                cliquet_version=installed_version(),
+                answers=answers,
+                files=files,
+                parts=list(record.parts) if record is not None else [],
             ),
         )
         if not os.path.lexists(target):
             os.replace(staged, target)
             done = True
             return list(files), None
-        steps = regeneration.plan(staged, target, record)
-        written = regeneration.apply(
-            steps, overwrite_edited=overwrite_edited, shown=shown_path(target)
-        )
+        if finish is None:
+            written, steps = _regenerate(staged, target, record, overwrite_edited=overwrite_edited)
+        else:
+            written, steps = finish(staged, target, record)
         done = True
         return written, steps
     except OSError as e:

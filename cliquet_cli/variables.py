@@ -16,7 +16,7 @@ import keyword
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,6 +265,7 @@ def resolve(
     *,
     ask: bool,
     check: Check | None = None,
+    only: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Every variable's value, in the template's order: Cookiecutter's context, computed here.
 
@@ -272,12 +273,17 @@ def resolve(
     :param recorded: the answers a package was generated with, defaults for the others.
     :param ask: prompt for each variable neither fixed nor private; else take the defaults.
     :param check: judges each typed answer (see :func:`problem`); a refused one is asked again.
+    :param only: with ``ask``, prompt for these variables alone (``cliquet update``: those
+        the recorded answers lack); the others take their recorded value or default.
     """
     answers: dict[str, Any] = {}
     visible = [
         k
         for k, raw in variables.raw.items()
-        if not k.startswith("_") and k not in fixed and not isinstance(raw, dict)
+        if not k.startswith("_")
+        and k not in fixed
+        and not isinstance(raw, dict)
+        and (only is None or k in only)
     ]
     asked = 0
     for key, raw in variables.raw.items():
@@ -297,7 +303,7 @@ def resolve(
                 default = recorded[key]
             elif isinstance(default, list):
                 default = default[0]
-            if ask:
+            if ask and key in visible:
                 asked += 1
                 number = f"{asked}/{len(visible)}"
                 default = _ask(variables, key, default, check or problem, number)

@@ -101,7 +101,8 @@ def test_readme_says_how_to_install_into_a_service(kind, tmp_path):
 def test_readmes_never_point_at_the_unrelated_2016_project(kind, tmp_path):
     target = render(kind, *KINDS[kind], output_dir=tmp_path, no_input=True)
     for path in target.rglob("*"):
-        if path.is_file():
+        # .cliquet/ holds the render compressed (cliquet_cli.base), no text of its own.
+        if path.is_file() and ".cliquet" not in path.relative_to(target).parts:
             text = path.read_text(encoding="utf-8")
             assert "mozilla-services/cliquet" not in text, path
             assert "project/cliquet/" not in text, path
