@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cliquet_cli.add import add
 from cliquet_cli.distribution import installed_version
 from cliquet_cli.migrate import migrate
 from cliquet_cli.new import new
@@ -28,3 +29,4 @@ def cli() -> None:
 cli.add_command(new)
 cli.add_command(migrate)
 cli.add_command(update)
+cli.add_command(add)

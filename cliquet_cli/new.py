@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["new"]
+__all__ = ["BACKEND_KIND", "NO_INPUT", "SET", "new"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,16 +32,36 @@ class _KeyValue(click.ParamType):
         return key.strip(), text
 
 
+# Shared with `cliquet add` (cliquet_cli/add.py).
+NO_INPUT = click.option(
+    "--no-input",
+    is_flag=True,
+    default=False,
+    show_default=True,
+    help="Do not prompt: take the template's defaults and the --set values.",
+)
+SET = click.option(
+    "--set",
+    "settings",
+    type=_KeyValue(),
+    multiple=True,
+    default=(),
+    show_default=True,
+    help="Set a template variable; repeatable (e.g. --set package_name=mypkg).",
+)
+BACKEND_KIND = click.option(
+    "--kind",
+    type=click.Choice(["cache", "storage", "permission"]),
+    default=None,
+    show_default="prompted; cache with --no-input",
+    help="Which backend contract the package implements.",
+)
+
+
 def _generator_options(function: F) -> F:
     """The options every generator takes."""
     options = [
-        click.option(
-            "--no-input",
-            is_flag=True,
-            default=False,
-            show_default=True,
-            help="Do not prompt: take the template's defaults and the --set values.",
-        ),
+        NO_INPUT,
         click.option(
             "--output-dir",
             "-o",
@@ -50,15 +70,7 @@ def _generator_options(function: F) -> F:
             show_default=True,
             help="Where to create the package directory (created if missing).",
         ),
-        click.option(
-            "--set",
-            "settings",
-            type=_KeyValue(),
-            multiple=True,
-            default=(),
-            show_default=True,
-            help="Set a template variable; repeatable (e.g. --set package_name=mypkg).",
-        ),
+        SET,
         click.option(
             "--force",
             is_flag=True,
@@ -145,13 +157,7 @@ def project(name: str, **options: Any) -> None:
 
 @new.command(cls=_Generator)
 @click.argument("name")
-@click.option(
-    "--kind",
-    type=click.Choice(["cache", "storage", "permission"]),
-    default=None,
-    show_default="prompted; cache with --no-input",
-    help="Which backend contract the package implements.",
-)
+@BACKEND_KIND
 @_generator_options
 def backend(name: str, kind: str | None, **options: Any) -> None:
     """A backend package: cliquet-NAME/ with cliquet_NAME/<kind>.py and its conformance tests."""
