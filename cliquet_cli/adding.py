@@ -106,7 +106,7 @@ def report(added: Added) -> str:
             f"  pyproject.toml: depends on {added.distribution}",
             f"  .cliquet.json: `cliquet update` updates {relative} too",
             "Next steps:",
-            f"  cd {shown_path(added.project)}",
+            *([f"  cd {shown_path(added.project)}"] if shown_path(added.project) != "." else []),
             f"  pip install -e ./{relative} -e '.[test]'",
             "  python -m pytest",
             "  # production.ini is left to you: the same setting, where production needs it",
