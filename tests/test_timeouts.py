@@ -2,21 +2,21 @@
 
 A real network blackhole (packets dropped, not refused) needs iptables or a network namespace
 with a server of its own inside, which this suite does not set up: the TCP settings that bound
-it (keepalives, ``tcp_user_timeout``) are checked where they reach libpq instead. A stuck
-database is played for real by locking the records table from another connection.
+it (keepalives, ``tcp_user_timeout``) are checked where they reach libpq instead. Backends cut,
+stalled, frozen or locked under a served service are the fault suite's
+(tests/reliability/test_faults.py).
 """
 
 import socket
 import threading
 import time
 
-import psycopg
 import pytest
 import redis
 
 from cliquet.redis_client import client_settings, create_client
 from cliquet.sql import create_engine_from_url, engine_settings
-from cliquet.testing.web import basic_auth, build_app
+from cliquet.testing.web import build_app
 
 
 def _libpq_parameters(engine):
@@ -116,55 +116,6 @@ def test_a_redis_server_that_stops_answering_costs_the_pool_timeout_once():
         client.close()
         silent.close()
     assert 0.9 < elapsed < 1.8
-
-
-@pytest.fixture
-def locked_app(postgresql_url):
-    """The resource service on PostgreSQL with a 500 ms statement timeout, and a way to lock
-    its records table from another connection (released at teardown)."""
-    app = build_app(
-        {
-            "cliquet.storage_backend": "cliquet.storage.sql",
-            "cliquet.storage_url": postgresql_url,
-            "cliquet.storage_statement_timeout_ms": "500",
-            "cliquet.migrate_on_startup": "true",
-        },
-        setup=lambda config: config.scan("tests.resource.testapp"),
-    )
-    blocker = psycopg.connect(postgresql_url)
-
-    def lock():
-        blocker.execute("LOCK TABLE records IN ACCESS EXCLUSIVE MODE")
-
-    yield app, lock, blocker
-    blocker.rollback()
-    blocker.close()
-    app.app.registry.storage.flush()
-    app.app.registry.storage.engine.dispose()
-
-
-@pytest.mark.postgresql
-def test_a_locked_table_answers_503_within_the_statement_timeout(locked_app):
-    app, lock, blocker = locked_app
-    auth = basic_auth()
-    app.post_json("/v1/articles", {"data": {"title": "a"}}, headers=auth, status=201)
-    lock()
-    for request in (
-        lambda: app.get("/v1/articles", headers=auth, status=503),
-        lambda: app.post_json("/v1/articles", {"data": {"title": "b"}}, headers=auth, status=503),
-    ):
-        start = time.monotonic()
-        response = request()
-        elapsed = time.monotonic() - start
-        assert response.json["errno"] == 201
-        assert response.headers["Retry-After"] == "30"
-        assert elapsed < 3
-    start = time.monotonic()
-    assert app.get("/v1/__lbheartbeat__").json == {}
-    assert time.monotonic() - start < 0.5
-    blocker.rollback()
-    titles = [r["title"] for r in app.get("/v1/articles", headers=auth).json["data"]]
-    assert titles == ["a"]
 
 
 def test_heartbeats_polled_during_a_hang_do_not_pile_up_threads():
