@@ -13,6 +13,7 @@ from typing import Any, TypedDict
 
 import redis
 from redis.backoff import NoBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 
 from cliquet.settings import SettingError, read_int
@@ -22,6 +23,7 @@ __all__ = [
     "client_settings",
     "create_client",
     "glob_escape",
+    "transaction",
     "translate_errors",
 ]
 
@@ -116,6 +118,36 @@ def translate_errors(error_class: Callable[..., Exception]) -> Iterator[None]:
         yield
     except redis.exceptions.RedisError as e:
         raise error_class(original=e) from e
+
+
+def transaction(client: redis.Redis, func: Callable[[Pipeline], None], *watches: str) -> Any:
+    """``client.transaction(func, *watches)``, failing after one timeout, not two or three.
+
+    Runs ``func`` on a pipeline watching ``watches`` and executes it, again while a watched key
+    changed before ``EXEC``. redis-py's own ends a failed attempt by sending ``UNWATCH`` on the
+    connection, reconnecting to do so when the failure dropped it: against a server that
+    stopped answering, each such goodbye waits out the timeout again. A connection that failed
+    is dropped instead, which ends its ``WATCH`` as surely.
+
+    :returns: what ``EXEC`` answered.
+    :raises redis.exceptions.RedisError: as the commands raised it.
+    """
+    pipe = client.pipeline(transaction=True)
+    try:
+        while True:
+            try:
+                pipe.watch(*watches)
+                func(pipe)
+                return pipe.execute()
+            except redis.exceptions.WatchError:
+                continue
+    except redis.exceptions.RedisError:
+        if pipe.connection is not None:
+            pipe.connection.disconnect()
+        pipe.watching = False  # nothing left to UNWATCH
+        raise
+    finally:
+        pipe.reset()
 
 
 def glob_escape(text: str) -> str:

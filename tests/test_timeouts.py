@@ -118,6 +118,45 @@ def test_a_redis_server_that_stops_answering_costs_the_pool_timeout_once():
     assert 0.9 < elapsed < 1.8
 
 
+@pytest.mark.redis
+def test_a_redis_server_that_stops_answering_mid_transaction_costs_the_pool_timeout_once(
+    redis_url, redis_prefix, monkeypatch
+):
+    # redis-py ends a WATCH transaction by sending UNWATCH, on a new connection if the old one
+    # timed out: a second wait of the timeout for nothing (found by the fault suite).
+    from pyramid.config import Configurator
+
+    from cliquet.permission import PermissionBackendError
+    from cliquet.permission import redis as redis_permission
+    from tests.reliability.test_faults import proxied
+
+    with proxied(redis_url) as proxy:
+        config = Configurator(
+            settings={
+                "cliquet.permission_url": proxy.url(redis_url),
+                "cliquet.permission_prefix": redis_prefix,
+                "cliquet.permission_pool_timeout_seconds": "1",
+            }
+        )
+        backend = redis_permission.load_from_config(config)
+        backend.replace_object_permissions("/articles/a", {"write": {"alice"}})
+        watch = redis.client.Pipeline.watch
+
+        def watch_then_freeze(pipe, *names):
+            watch(pipe, *names)
+            proxy.freeze()  # the server stops answering between WATCH and the reads
+
+        monkeypatch.setattr(redis.client.Pipeline, "watch", watch_then_freeze)
+        start = time.monotonic()
+        with pytest.raises(PermissionBackendError):
+            backend.delete_object_permissions("/articles/a")
+        elapsed = time.monotonic() - start
+        monkeypatch.undo()
+        proxy.restore()
+        backend.client.close()
+    assert 0.9 < elapsed < 1.8
+
+
 def test_heartbeats_polled_during_a_hang_do_not_pile_up_threads():
     release = threading.Event()
     calls = []

@@ -23,7 +23,13 @@ from pyramid.config import Configurator
 from redis.client import Pipeline
 
 from cliquet.permission import PermissionBackendError, PermissionBase
-from cliquet.redis_client import client_settings, create_client, glob_escape, translate_errors
+from cliquet.redis_client import (
+    client_settings,
+    create_client,
+    glob_escape,
+    transaction,
+    translate_errors,
+)
 
 __all__ = ["Permission", "load_from_config"]
 
@@ -112,7 +118,7 @@ class Permission(PermissionBase):
                 pipe.srem(self._index_key(object_id), permission)
 
         with translate_errors(PermissionBackendError):
-            self.client.transaction(remove, ace_key)
+            transaction(self.client, remove, ace_key)
 
     def get_object_permission_principals(self, object_id: str, permission: str) -> set[str]:
         with translate_errors(PermissionBackendError):
@@ -178,7 +184,7 @@ class Permission(PermissionBase):
                     pipe.multi()
                     pipe.delete(*keys)
 
-                self.client.transaction(delete, *index_keys)
+                transaction(self.client, delete, *index_keys)
 
     def get_accessible_objects(
         self,
