@@ -16,11 +16,15 @@ from __future__ import annotations
 import gzip
 import io
 import tarfile
+import zlib
 from pathlib import Path
 
 from cliquet_cli import provenance
 
 __all__ = ["read", "write"]
+
+# Far above any render (a few kilobytes): past it, an archive is not a render cliquet wrote.
+_MAX_BYTES = 16 * 1024 * 1024
 
 
 def write(directory: Path, names: list[str]) -> None:
@@ -44,19 +48,28 @@ def read(directory: Path, record: provenance.Provenance | None) -> dict[str, byt
     """The base of ``directory``: each file as rendered, when its hash is ``record``'s.
 
     A file missing from the archive (a package generated before cliquet kept one, or an
-    archive damaged or edited) is missing from the result: its merge has no base.
+    archive damaged or edited) is missing from the result: its merge has no base. Nothing
+    of the archive is ever extracted to disk; only regular members the record names (and
+    hashes) are read, and an archive larger than a render could be is not read at all.
     """
     path = directory / provenance.BASE
     if record is None or not path.is_file():
         return {}
     files: dict[str, bytes] = {}
+    left = _MAX_BYTES
     try:
         with tarfile.open(path, mode="r:gz") as archive:
-            for member in archive.getmembers():
-                extracted = archive.extractfile(member) if member.isfile() else None
-                if extracted is not None:
-                    files[member.name] = extracted.read()
-    except (OSError, tarfile.TarError, EOFError):
+            # Lazily, member by member: an archive that inflates past the bound (a "zip
+            # bomb" in a clone) is dropped before it is read, let alone held in memory.
+            for member in archive:
+                if not member.isreg() or member.name not in record.files:
+                    continue  # links, devices, names the record does not vouch for
+                left -= member.size
+                extracted = archive.extractfile(member) if left >= 0 else None
+                if extracted is None:
+                    return {}
+                files[member.name] = extracted.read(member.size)
+    except (OSError, tarfile.TarError, EOFError, zlib.error):
         return {}
     return {
         name: data

@@ -43,6 +43,8 @@ class Merge:
     left_out: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     kept_dropped: list[str] = field(default_factory=list)
+    # Changed on both sides and binary: yours is kept, the template's is in the new base.
+    binary: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> bool:
@@ -54,10 +56,13 @@ def merge_file(mine: bytes, base: bytes | None, theirs: bytes) -> tuple[bytes, b
     """``mine`` and ``theirs`` merged over ``base``; and whether it is clean.
 
     Through ``git merge-file -p`` when git is on PATH. Without git, or without a base, the
-    whole file is one conflict (both sides between markers) unless the sides agree.
+    whole file is one conflict (both sides between markers) unless the sides agree. A
+    binary side (a NUL byte) makes a conflict without markers: ``mine`` unchanged.
     """
     if mine == theirs:
         return mine, True
+    if any(b"\0" in side for side in (mine, base or b"", theirs)):
+        return mine, False  # markers in a binary file would only break it: yours is kept
     git = shutil.which("git")
     if git is None or base is None:
         return _whole_file_conflict(mine, theirs), False
@@ -100,6 +105,7 @@ def plan(staged: Path, target: Path, record: Provenance | None, base: dict[str, 
     """
     steps = regeneration.plan(staged, target, record)
     result = Merge(steps, "git merge-file" if shutil.which("git") else "whole-file markers")
+    recorded = record.files if record is not None else {}
     for name in steps.created:
         if name in base:  # rendered before, deleted by the user since
             result.left_out.append(name)
@@ -110,19 +116,55 @@ def plan(staged: Path, target: Path, record: Provenance | None, base: dict[str, 
         result.followed.append(name)
         result.contents[name] = (staged / name).read_bytes()
     for name in steps.edited:
-        mine, theirs = (target / name).read_bytes(), (staged / name).read_bytes()
-        if base.get(name) == theirs:
-            result.kept.append(name)
-            continue
-        merged, clean = merge_file(mine, base.get(name), theirs)
-        (result.merged if clean else result.conflicts).append(name)
-        if merged != mine:
-            result.contents[name] = merged
-    recorded = record.files if record is not None else {}
+        _merge_edited(result, name, base.get(name), recorded.get(name))
     for name in steps.dropped:
-        unedited = recorded.get(name) == provenance.digest(target / name)
+        data = (target / name).read_bytes()
+        unedited = recorded.get(name) in (_digest(data), _digest(_lf(data)))
         (result.removed if unedited else result.kept_dropped).append(name)
     return result
+
+
+def _lf(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n")
+
+
+def _digest(data: bytes) -> str:
+    return provenance.digest_bytes(data)
+
+
+def _merge_edited(result: Merge, name: str, was: bytes | None, recorded: str | None) -> None:
+    """Decide what the file ``name``, which differs from its record, becomes.
+
+    A file checked out with CRLF line ends (git's ``core.autocrlf`` on Windows) is compared
+    and merged as the LF text the template renders, and written back with CRLF: otherwise
+    every line of it would differ, and it would be one conflict. The template's side is
+    unchanged when it renders what the record hashed, whether the base is at hand or not.
+    """
+    steps = result.steps
+    mine, theirs = (steps.target / name).read_bytes(), (steps.staged / name).read_bytes()
+    # Every line end CRLF in the package, none in the render.
+    crlf = b"\r\n" in mine and b"\n" not in mine.replace(b"\r\n", b"") and b"\r\n" not in theirs
+    text = _lf(mine) if crlf else mine
+
+    def write(data: bytes) -> None:
+        data = data.replace(b"\n", b"\r\n") if crlf else data
+        if data != mine:
+            result.contents[name] = data
+
+    if text == theirs:
+        write(theirs)
+    elif crlf and recorded == _digest(text):  # unedited but for its line ends
+        result.followed.append(name)
+        write(theirs)
+    elif was == theirs or (recorded is not None and recorded == _digest(theirs)):
+        result.kept.append(name)
+    else:
+        merged, clean = merge_file(text, was, theirs)
+        if not clean and merged == text and b"\0" in merged + theirs + (was or b""):
+            result.binary.append(name)
+            return
+        (result.merged if clean else result.conflicts).append(name)
+        write(merged)
 
 
 def apply(merge: Merge, *, shown: str) -> list[str]:

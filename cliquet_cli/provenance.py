@@ -112,12 +112,18 @@ def read(directory: Path) -> Provenance | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         record = Provenance(
-            template=str(data["template"]),
-            cliquet_version=str(data["cliquet_version"]),
-            answers=dict(data["answers"]),
-            files={str(k): str(v) for k, v in dict(data["files"]).items()},
-            format=int(data.get("format", FORMAT)),
-            parts=[str(p) for p in data.get("parts", [])],
+            template=_typed(data["template"], str),
+            cliquet_version=_typed(data["cliquet_version"], str),
+            answers={
+                _typed(k, str): _typed(v, (str, bool, int, float))
+                for k, v in _typed(data["answers"], dict).items()
+            },
+            files={
+                _inside(_typed(k, str)): _typed(v, str)
+                for k, v in _typed(data["files"], dict).items()
+            },
+            format=_typed(data.get("format", FORMAT), int),
+            parts=[_part(directory, _typed(p, str)) for p in _typed(data.get("parts", []), list)],
         )
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise click.ClickException(
@@ -130,6 +136,32 @@ def read(directory: Path) -> Provenance | None:
             f"{path} was written by a newer cliquet (format {record.format}); upgrade cliquet."
         )
     return record
+
+
+def _typed(value: Any, kind: type | tuple[type, ...]) -> Any:
+    """``value``, if of JSON type ``kind``: a record from a clone may hold anything."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{value!r} where {getattr(kind, '__name__', 'a scalar')} was expected")
+    return value
+
+
+def _inside(name: str) -> str:
+    """``name``, if a path strictly inside the package (POSIX, relative, no ``..``)."""
+    if name.startswith("/") or "\\" in name or {"", ".", ".."} & set(name.split("/")):
+        raise ValueError(f"{name!r} is not a path inside the package")
+    return name
+
+
+def _part(directory: Path, name: str) -> str:
+    """``name``, if a directory strictly inside ``directory`` once symbolic links are followed.
+
+    ``cliquet update`` writes into each part: a part elsewhere would be written elsewhere.
+    """
+    _inside(name)
+    root, resolved = directory.resolve(), (directory / name).resolve()
+    if resolved == root or not resolved.is_relative_to(root):
+        raise ValueError(f"the part {name!r} is not inside the package")
+    return name
 
 
 def write(directory: Path, record: Provenance) -> None:

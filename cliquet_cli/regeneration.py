@@ -47,13 +47,22 @@ def plan(staged: Path, target: Path, record: Provenance | None) -> Plan:
 
     :param record: ``target``'s record (None: no file of it counts as unedited).
     :raises click.ClickException: a path the template writes a file to is a directory, or
-        the other way round.
+        the other way round, or a symbolic link (to a file or, on the way, to a directory).
     """
     result = Plan(staged, target)
     recorded = record.files if record is not None else {}
     rendered = set(provenance.files_under(staged))
     for name in sorted(rendered):
         path = target / name
+        linked = next(
+            (p for p in path.parents if p.is_relative_to(target) and p.is_symlink()), None
+        )
+        if linked is not None and linked != target:
+            # Written through, the link would take the template's files out of the package.
+            raise click.ClickException(
+                f"{linked} is a symbolic link; the template writes a directory there. Nothing "
+                "was written."
+            )
         if not os.path.lexists(path):
             blocking = next((p for p in path.parents if p.is_file()), None)
             if blocking is not None and blocking.is_relative_to(target):
@@ -79,6 +88,36 @@ def plan(staged: Path, target: Path, record: Provenance | None) -> Plan:
     return result
 
 
+def _replace_all(copies: list[tuple[Path, Path]], saved: list[Path]) -> None:
+    """Rename each copy onto its destination; if one fails (or Ctrl-C), undo those done.
+
+    Each replaced file is first kept as a hard link beside it (listed in ``saved``, for the
+    caller to remove), so that the package is left with all its new files or all its old
+    ones, never a mix of versions.
+    """
+    done: list[tuple[Path, Path | None]] = []
+    try:
+        for copy, destination in copies:
+            old = None
+            if destination.is_file():
+                old = destination.with_name(f".{destination.name}.cliquet-old")
+                old.unlink(missing_ok=True)
+                try:
+                    os.link(destination, old)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(destination, old)
+                saved.append(old)
+            os.replace(copy, destination)
+            done.append((destination, old))
+    except BaseException:
+        for destination, old in reversed(done):
+            if old is None:
+                destination.unlink(missing_ok=True)  # new: undone by removing it
+            else:
+                os.rename(old, destination)
+        raise
+
+
 def apply(
     steps: Plan,
     *,
@@ -89,7 +128,8 @@ def apply(
     """Write what ``steps`` says, then the new record; return the files written.
 
     Every new file is first copied beside its destination, then all are renamed into place:
-    a failure while copying (disk full...) leaves the directory as it was.
+    a failure while copying (disk full...) or renaming (even an interrupt) leaves the
+    directory as it was. A replaced file keeps its mode.
 
     :param shown: how to name the directory to the user (default: its path).
     :param remove: files to delete once the others are in place (``cliquet update``: those
@@ -110,15 +150,17 @@ def apply(
         if new.is_file() and (not old.is_file() or old.read_bytes() != new.read_bytes()):
             names = [*names, name]
     copies: list[tuple[Path, Path]] = []
+    saved: list[Path] = []
     try:
         for name in names:
             destination = steps.target / name
             destination.parent.mkdir(parents=True, exist_ok=True)
             copy = destination.with_name(f".{destination.name}.cliquet-new")
             shutil.copy2(steps.staged / name, copy)
+            if destination.is_file():  # its mode is the user's (chmod +x, read-only)
+                shutil.copymode(destination, copy)
             copies.append((copy, destination))
-        for copy, destination in copies:
-            os.replace(copy, destination)
+        _replace_all(copies, saved)
         for name in remove:
             (steps.target / name).unlink(missing_ok=True)
     except OSError as e:
@@ -127,4 +169,6 @@ def apply(
         for copy, _ in copies:
             if copy.exists():
                 copy.unlink()
+        for old in saved:
+            old.unlink(missing_ok=True)
     return [n for n in names if n not in provenance.RECORDS]

@@ -146,22 +146,43 @@ def _record_of(kind: str, target: Path) -> provenance.Provenance | None:
     return record
 
 
-def _kept_values(variables: Variables, target: Path) -> tuple[dict[str, str], list[str]]:
-    """The values the template keeps across re-generations, as the package has them now."""
+def _kept_values(
+    variables: Variables, target: Path, fallback: Mapping[str, bytes]
+) -> tuple[dict[str, str], list[str]]:
+    """The values the template keeps across re-generations, as the package has them now.
+
+    A value the package no longer has (a secret moved to the environment) is taken from
+    ``fallback``'s copy of the file, when it has one: rendered as before, it is not new to
+    a three-way merge, and the user's removal stands.
+    """
     values: dict[str, str] = {}
     said: list[str] = []
     for variable, (filename, section, option) in variables.raw.get(_KEPT, {}).items():
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read(target / filename, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError):
-            continue
-        value = parser.get(section, option, fallback="")
+        value = ""
+        for text in (
+            _text(target / filename),
+            fallback.get(filename, b"").decode("utf-8", "replace"),
+        ):
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read_string(text)
+            except configparser.Error:
+                continue
+            value = parser.get(section, option, fallback="")
+            if value:
+                break
         if value:
             # Cookiecutter renders the variable: the value must reach the file verbatim.
             values[variable] = "{% raw %}" + value + "{% endraw %}"
             said.append(f"{option} of {filename}")
     return values, said
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _first_missing(path: Path) -> Path | None:
@@ -315,19 +336,26 @@ def generate(
 
 
 def render_context(
-    variables: Variables, answers: Mapping[str, Any], target: Path
+    variables: Variables,
+    answers: Mapping[str, Any],
+    target: Path,
+    *,
+    base: Mapping[str, bytes] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """What Cookiecutter renders ``answers`` with, and which kept values of ``target`` it holds.
 
     The public answers, the private variables cliquet sets itself, and the values an existing
-    package keeps across re-generations (its secret), read from it.
+    package keeps across re-generations (its secret), read from it, else from ``base`` (its
+    files as generated).
     """
     context: dict[str, Any] = {k: v for k, v in answers.items() if not k.startswith("_")}
     if _PRINT_NEXT_STEPS in variables.raw:
         context[_PRINT_NEXT_STEPS] = "no"
     if _CLIQUET_REQUIREMENT in variables.raw:
         context[_CLIQUET_REQUIREMENT] = requirement()
-    kept_values, kept_said = _kept_values(variables, target) if target.is_dir() else ({}, [])
+    kept_values, kept_said = (
+        _kept_values(variables, target, base or {}) if target.is_dir() else ({}, [])
+    )
     context.update(kept_values)
     return context, kept_said
 
@@ -356,6 +384,7 @@ def write_render(
     *,
     overwrite_edited: bool = False,
     finish: Finish | None = None,
+    stage_in: str | None = None,
 ) -> tuple[list[str], Any]:
     """Render in a staging directory beside ``target``, record it, then move it into place.
 
@@ -365,6 +394,9 @@ def write_render(
 
     On any failure, the staging directory goes, and so do the directories created for
     ``target``'s parent.
+
+    :param stage_in: where to stage instead (an existing ``target`` is written file by file,
+        so the render need not be on its file system).
     """
     output = target.parent
     created = _first_missing(output)
@@ -372,7 +404,7 @@ def write_render(
         output.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise click.ClickException(f"Cannot create {output}: {e}") from None
-    staging = Path(tempfile.mkdtemp(prefix=".cliquet-new-", dir=output))
+    staging = Path(tempfile.mkdtemp(prefix=".cliquet-new-", dir=stage_in or output))
     done = False
     try:
         staged = _cookiecutter(template, context, staging)

@@ -9,8 +9,11 @@ its default under ``--no-input``, and is always named in the report.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from cliquet_cli.render import (
     template_dir,
     write_render,
 )
-from cliquet_cli.variables import check_answers, problem, read_variables, resolve
+from cliquet_cli.variables import check_answers, check_name, problem, read_variables, resolve
 
 __all__ = ["Updated", "refuse_dirty", "report", "update"]
 
@@ -103,6 +106,22 @@ def update(directory: Path, *, no_input: bool = False, dry_run: bool = False) ->
     return done
 
 
+@contextlib.contextmanager
+def _recorded_answers(directory: Path) -> Iterator[None]:
+    """Blame the record, not a NAME argument, for an answer that cannot be rendered.
+
+    A clone's record may say anything (``"project_name": "../../elsewhere"``, which
+    Cookiecutter would render outside the package): it is refused before any rendering.
+    """
+    try:
+        yield
+    except click.BadParameter as e:
+        raise click.ClickException(
+            f"{directory / provenance.FILENAME} holds answers cliquet cannot render: "
+            f"{e.message} Restore the record from version control."
+        ) from None
+
+
 def _update_one(
     directory: Path, record: provenance.Provenance, *, no_input: bool, dry_run: bool
 ) -> Updated:
@@ -112,6 +131,11 @@ def _update_one(
     recorded = record.answers
     fixed = {variables.name_key: recorded.get(variables.name_key, directory.name)}
     new = [k for k in variables.settable() if k not in recorded]
+    with _recorded_answers(directory):
+        check_name(kind, str(fixed[variables.name_key]))
+        check_answers(
+            variables, resolve(variables, fixed, recorded, ask=False), fixed, home=directory
+        )
     answers = resolve(
         variables,
         fixed,
@@ -121,7 +145,9 @@ def _update_one(
         check=lambda key, value: problem(key, value, home=directory),
     )
     check_answers(variables, answers, fixed, home=directory)
-    context, _ = render_context(variables, answers, directory)
+    # A secret the user removed (to the environment) renders as the base has it: the merge
+    # then sees no change on the template's side, and leaves it out.
+    context, _ = render_context(variables, answers, directory, base=base.read(directory, record))
     old_record = (directory / provenance.FILENAME).read_bytes()
     outcome: dict[str, Any] = {}
 
@@ -134,7 +160,11 @@ def _update_one(
             return [], merge
         return merging.apply(merge, shown=shown_path(target)), merge
 
-    written, merge = write_render(kind, template, context, directory, record, finish=finish)
+    # Staged in the temporary directory, not beside the package: an update (a dry run above
+    # all) touches nothing outside it.
+    written, merge = write_render(
+        kind, template, context, directory, record, finish=finish, stage_in=tempfile.gettempdir()
+    )
     return Updated(
         directory,
         kind,
@@ -158,7 +188,7 @@ def report(done: list[Updated], *, dry_run: bool = False) -> tuple[str, bool]:
     With ``dry_run``, the diff of what an update would write comes first.
     """
     first = done[0]
-    if not any(one.merge.changes or one.record_changed for one in done):
+    if not any(one.merge.changes or one.record_changed or one.merge.binary for one in done):
         inside = f" (and the {len(done) - 1} packages it holds)" if done[1:] else ""
         where = shown_path(first.directory)
         return (
@@ -167,10 +197,11 @@ def report(done: list[Updated], *, dry_run: bool = False) -> tuple[str, bool]:
         )
     lines: list[str] = [merging.diff(one.merge) for one in done if dry_run and one.merge.changes]
     conflicts: list[str] = []
+    binary = False
     for one in done:
         merge = one.merge
         where = shown_path(one.directory)
-        if not (merge.changes or one.record_changed):
+        if not (merge.changes or one.record_changed or merge.binary):
             lines.append(f"{where}: nothing to do.")
             continue
         verb = "Would update" if dry_run else "Updated"
@@ -187,6 +218,12 @@ def report(done: list[Updated], *, dry_run: bool = False) -> tuple[str, bool]:
                 merge.kept_dropped,
             ),
             ("left out (you deleted them)", "would leave out", merge.left_out),
+            (
+                f"binary, changed by you and the template: kept yours (the template's is in "
+                f"{provenance.BASE})",
+                "binary, changed by you and the template: would keep yours",
+                merge.binary,
+            ),
         ]
         for done_label, dry_label, names in rows:
             if names:
@@ -196,10 +233,11 @@ def report(done: list[Updated], *, dry_run: bool = False) -> tuple[str, bool]:
         for variable in one.dropped_variables:
             lines.append(f"  no longer a template variable: {variable} (dropped from the record)")
         conflicts.extend(str(Path(where) / n) for n in merge.conflicts)
+        binary = binary or bool(merge.binary)
     if conflicts:
         lines.append(
             f"{'Would leave c' if dry_run else 'C'}onflicts: you and the template changed the "
             f"same lines (merged with {first.merge.merger}); resolve the <<<<<<< markers in:"
         )
         lines.extend(f"  {name}" for name in conflicts)
-    return "\n".join(lines), bool(conflicts)
+    return "\n".join(lines), bool(conflicts) or binary
