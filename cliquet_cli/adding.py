@@ -12,15 +12,18 @@ appended to ``cliquet.includes``). The service's ``.cliquet.json`` lists it as a
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from cliquet_cli import provenance, wiring
-from cliquet_cli.render import Generated, generate, shown_path
+from cliquet_cli.render import Generated, generate, shown_path, template_variables
+from cliquet_cli.variables import resolve
 
 __all__ = ["Added", "add", "report"]
 
@@ -48,6 +51,54 @@ def _service_record(project: Path) -> provenance.Provenance:
     return record
 
 
+def _names_taken(project: Path, record: provenance.Provenance) -> dict[str, str]:
+    """The package and distribution names the service and its parts use, and by whom.
+
+    Not on ``sys.path`` before an install, they escape the check of ``cliquet new``: two
+    packages of one name on the tests' ``pythonpath`` shadow each other, and a distribution
+    that depends on its own name cannot be installed.
+    """
+    taken = {
+        str(record.answers.get("package_name", "")): "the service's own package",
+        str(record.answers.get("project_name", "")): "the service's own distribution",
+    }
+    for part in record.parts:
+        answers = (provenance.read(project / part) or record).answers
+        for key in ("package_name", "distribution_name"):
+            taken.setdefault(str(answers.get(key, "")), f"{part}/ (added before)")
+    return {_normalized(k): v for k, v in taken.items() if k}
+
+
+def _normalized(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+def _refuse_taken(
+    project: Path,
+    answers: Mapping[str, Any],
+    taken: Mapping[str, str],
+    *,
+    generated: Path | None = None,
+) -> None:
+    """Refuse answers whose package or distribution clashes with the service's.
+
+    :raises click.ClickException: naming the clash (after removing ``generated``).
+    """
+    for key in ("package_name", "distribution_name"):
+        value = str(answers.get(key, ""))
+        where = taken.get(_normalized(value))
+        directory = project / str(answers.get("distribution_name", ""))
+        if where is None and generated is None and os.path.lexists(directory):
+            where = f"{shown_path(directory)}, which already exists"
+        if where is not None:
+            if generated is not None:
+                shutil.rmtree(generated, ignore_errors=True)
+            raise click.ClickException(
+                f"The {key.replace('_', ' ')} {value!r} is taken by {where}; choose another "
+                "name (or --set package_name=... distribution_name=...). Nothing was written."
+            )
+
+
 def add(
     project: Path,
     kind: str,
@@ -69,9 +120,14 @@ def add(
     context = dict(extra_context or {})
     if backend_kind:
         context["kind"] = backend_kind
+    taken = _names_taken(project, record)
+    variables = template_variables(kind)
+    defaults = resolve(variables, {variables.name_key: name, **context}, {}, ask=False)
+    _refuse_taken(project, defaults, taken)  # before anything is asked
     generated = generate(kind, name, output_dir=project, extra_context=context, no_input=no_input)
     try:
         answers = provenance.read(generated.directory).answers  # type: ignore[union-attr]
+        _refuse_taken(project, answers, taken, generated=generated.directory)
         part = generated.directory.relative_to(project).as_posix()
         package, distribution = answers["package_name"], answers["distribution_name"]
         pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")

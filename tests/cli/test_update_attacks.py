@@ -1,4 +1,4 @@
-"""``cliquet update`` against hostile records and careless users.
+"""``cliquet update`` and ``cliquet add`` against hostile records and careless users.
 
 A package's ``.cliquet.json`` and ``.cliquet/base.tar.gz`` come with the repository: a clone
 may hold anything in them. Whatever they say, nothing is written outside the package, no
@@ -311,6 +311,41 @@ def test_a_secret_moved_to_the_environment_is_not_put_back(old_project, how):
         assert result.exit_code == 0, result.output
         assert secret_lines(old_project) == wanted
         assert "<<<<<<<" not in ini.read_text()
+
+
+# --- cliquet add: names that clash -------------------------------------------------------
+
+
+def test_an_extension_cannot_take_the_service_package(tmp_path):
+    assert run("new", "project", "cliquet_stats", "--no-input", "-o", str(tmp_path)).exit_code == 0
+    project = tmp_path / "cliquet_stats"
+    before = files_of(project)
+    result = run("add", "extension", "stats", "--no-input", "-C", str(project))
+    assert "cliquet_stats" in refused(result)
+    assert files_of(project) == before
+
+
+@pytest.fixture
+def service_with_a(tmp_path):
+    """``svc`` with the extension ``a`` added; its files as they are then."""
+    assert run("new", "project", "svc", "--no-input", "-o", str(tmp_path)).exit_code == 0
+    project = tmp_path / "svc"
+    assert run("add", "extension", "a", "--no-input", "-C", str(project)).exit_code == 0
+    return project, files_of(project)
+
+
+def test_two_parts_cannot_share_a_package(service_with_a):
+    project, before = service_with_a
+    add = ("add", "extension", "b", "--no-input", "-C", str(project))
+    assert "cliquet_a" in refused(run(*add, "--set", "package_name=cliquet_a"))
+    assert files_of(project) == before
+
+
+def test_adding_twice_does_not_suggest_an_option_add_lacks(service_with_a):
+    project, before = service_with_a
+    result = run("add", "extension", "a", "--no-input", "-C", str(project))
+    assert "--force" not in refused(result)
+    assert files_of(project) == before
 
 
 def test_merge_file_of_binary_sides_is_not_clean():
