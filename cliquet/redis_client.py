@@ -120,19 +120,35 @@ def translate_errors(error_class: Callable[..., Exception]) -> Iterator[None]:
         raise error_class(original=e) from e
 
 
-def transaction(client: redis.Redis, func: Callable[[Pipeline], None], *watches: str) -> Any:
-    """``client.transaction(func, *watches)``, failing after one timeout, not two or three.
+class _Pipeline(Pipeline):
+    """A pipeline that does not reconnect only to say ``UNWATCH``.
 
-    Runs ``func`` on a pipeline watching ``watches`` and executes it, again while a watched key
-    changed before ``EXEC``. redis-py's own ends a failed attempt by sending ``UNWATCH`` on the
-    connection, reconnecting to do so when the failure dropped it: against a server that
-    stopped answering, each such goodbye waits out the timeout again. A connection that failed
-    is dropped instead, which ends its ``WATCH`` as surely.
+    redis-py ends a transaction by sending ``UNWATCH`` on its connection, reconnecting when a
+    failure dropped it: against a server that stopped answering, that goodbye waits out the
+    timeout again. A dropped connection took its ``WATCH`` with it; nothing is sent then.
+    """
+
+    def reset(self) -> None:  # type: ignore[override]
+        connection = self.connection
+        if self.watching and connection is not None and not _is_connected(connection):
+            self.watching = False
+        super().reset()
+
+
+def _is_connected(connection: Any) -> bool:
+    return getattr(connection, "_sock", None) is not None
+
+
+def transaction(client: redis.Redis, func: Callable[[Pipeline], None], *watches: str) -> Any:
+    """``client.transaction(func, *watches)``, whose failure costs one timeout, not two.
+
+    Runs ``func`` on a pipeline watching ``watches`` and executes it, again while a watched
+    key changed before ``EXEC`` (see :class:`_Pipeline` for what it does not do).
 
     :returns: what ``EXEC`` answered.
     :raises redis.exceptions.RedisError: as the commands raised it.
     """
-    pipe = client.pipeline(transaction=True)
+    pipe = _Pipeline(client.connection_pool, client.response_callbacks, True, None)
     try:
         while True:
             try:
@@ -141,11 +157,6 @@ def transaction(client: redis.Redis, func: Callable[[Pipeline], None], *watches:
                 return pipe.execute()
             except redis.exceptions.WatchError:
                 continue
-    except redis.exceptions.RedisError:
-        if pipe.connection is not None:
-            pipe.connection.disconnect()
-        pipe.watching = False  # nothing left to UNWATCH
-        raise
     finally:
         pipe.reset()
 

@@ -119,8 +119,9 @@ def test_a_redis_server_that_stops_answering_costs_the_pool_timeout_once():
 
 
 @pytest.mark.redis
+@pytest.mark.parametrize("after", ["watch", "multi"])
 def test_a_redis_server_that_stops_answering_mid_transaction_costs_the_pool_timeout_once(
-    redis_url, redis_prefix, monkeypatch
+    redis_url, redis_prefix, monkeypatch, after
 ):
     # redis-py ends a WATCH transaction by sending UNWATCH, on a new connection if the old one
     # timed out: a second wait of the timeout for nothing (found by the fault suite).
@@ -140,13 +141,13 @@ def test_a_redis_server_that_stops_answering_mid_transaction_costs_the_pool_time
         )
         backend = redis_permission.load_from_config(config)
         backend.replace_object_permissions("/articles/a", {"write": {"alice"}})
-        watch = redis.client.Pipeline.watch
+        step = getattr(redis.client.Pipeline, after)
 
-        def watch_then_freeze(pipe, *names):
-            watch(pipe, *names)
-            proxy.freeze()  # the server stops answering between WATCH and the reads
+        def step_then_freeze(pipe, *names):
+            step(pipe, *names)
+            proxy.freeze()  # the server stops answering after WATCH, or before EXEC
 
-        monkeypatch.setattr(redis.client.Pipeline, "watch", watch_then_freeze)
+        monkeypatch.setattr(redis.client.Pipeline, after, step_then_freeze)
         start = time.monotonic()
         with pytest.raises(PermissionBackendError):
             backend.delete_object_permissions("/articles/a")
