@@ -39,6 +39,9 @@ import pytest
 from tests.reliability.processes import Client, Server, served, sql_env
 from tests.servers import server_address
 
+# One fault at a time: under xdist the whole file runs on one worker, in order.
+pytestmark = pytest.mark.xdist_group("faults")
+
 POOL_TIMEOUT_SECONDS = 2
 STATEMENT_TIMEOUT_MS = 1000
 RETRY_AFTER_SECONDS = 5
