@@ -22,7 +22,7 @@ from pathlib import Path
 from cliquet_cli import provenance, regeneration
 from cliquet_cli.provenance import Provenance
 
-__all__ = ["Merge", "apply", "diff", "merge_file", "plan"]
+__all__ = ["Merge", "apply", "diff", "merge_file", "plan", "unresolved"]
 
 _LABELS = ("yours", "cliquet (as generated)", "cliquet (now)")
 
@@ -95,6 +95,29 @@ def _whole_file_conflict(mine: bytes, theirs: bytes) -> bytes:
             f">>>>>>> {_LABELS[2]}\n".encode(),
         ]
     )
+
+
+def unresolved(target: Path, record: Provenance) -> list[str]:
+    """The files of ``target`` that still hold conflict markers an update wrote.
+
+    Only files that differ from ``record`` (a conflict is never what the template rendered)
+    and that hold a whole conflict with cliquet's own labels: a file quoting git's markers
+    is the user's.
+    """
+    first, last = (f"<<<<<<< {_LABELS[0]}".encode(), f">>>>>>> {_LABELS[2]}".encode())
+    found = []
+    for name, recorded in record.files.items():
+        path = target / name
+        if not path.is_file() or path.is_symlink():
+            continue
+        data = path.read_bytes()
+        if first not in data or _digest(data) == recorded:
+            continue
+        lines = data.splitlines()
+        start = lines.index(first) if first in lines else -1
+        if start >= 0 and b"=======" in lines[start:] and last in lines[start:]:
+            found.append(name)
+    return found
 
 
 def plan(staged: Path, target: Path, record: Provenance | None, base: dict[str, bytes]) -> Merge:

@@ -172,8 +172,7 @@ def _kept_values(
             if value:
                 break
         if value:
-            # Cookiecutter renders the variable: the value must reach the file verbatim.
-            values[variable] = "{% raw %}" + value + "{% endraw %}"
+            values[variable] = value
             said.append(f"{option} of {filename}")
     return values, said
 
@@ -210,11 +209,42 @@ def _temporary_files_in(directory: Path) -> Iterator[None]:
         tempfile.tempdir = saved
 
 
+def _literal(value: str) -> str:
+    """A Jinja template that renders to ``value``, whatever it holds.
+
+    Cookiecutter renders every variable it is given as a template: an answer holding
+    ``{{ ... }}`` (a ``--set`` value, a cloned record, a secret read from a cloned package)
+    would be evaluated, and could run code. As a string literal of escapes, it is only data;
+    ``{% raw %}`` would not do, as the value may close it.
+    """
+    escaped = "".join(c if c.isascii() and c.isalnum() else f"\\U{ord(c):08x}" for c in value)
+    return "{{ '" + escaped + "' }}"
+
+
+def _as_literals(template: Path, context: Mapping[str, Any]) -> dict[str, Any]:
+    """``context``, its values as Cookiecutter renders them to themselves.
+
+    Values of a choice are left as they are (Cookiecutter looks them up in the template's
+    choices, which cliquet checked them against), and so are those of the ``_`` variables,
+    which Cookiecutter does not render.
+    """
+    raw = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
+    return {
+        k: _literal(v)
+        if isinstance(v, str)
+        and (k.startswith("__") or not k.startswith("_"))
+        and not isinstance(raw.get(k), list)
+        else v
+        for k, v in context.items()
+    }
+
+
 def _cookiecutter(template: Path, context: Mapping[str, Any], staging: Path) -> Path:
     """Render ``template`` with every variable given, through Cookiecutter's public API.
 
     Neither the user's Cookiecutter configuration nor its replay directory is used: what is
-    rendered depends on the options alone, and nothing is left outside ``staging``.
+    rendered depends on the options alone, and nothing is left outside ``staging``. Each
+    value reaches the files as given: never evaluated as a template (:func:`_literal`).
     """
     from cookiecutter.exceptions import (
         CookiecutterException,
@@ -241,7 +271,7 @@ def _cookiecutter(template: Path, context: Mapping[str, Any], staging: Path) -> 
                 cookiecutter(
                     str(template),
                     no_input=True,
-                    extra_context=dict(context),
+                    extra_context=_as_literals(template, context),
                     output_dir=str(staging / "out"),
                     config_file=str(config),
                 )

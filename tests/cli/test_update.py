@@ -7,6 +7,7 @@ the ``production_cache`` variable), put in place through ``render._templates_roo
 import configparser
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -154,13 +155,56 @@ def test_after_a_clean_update_the_project_tests_pass(old_project):
     assert tests.returncode == 0, tests.stdout + tests.stderr
 
 
-def test_a_second_update_has_nothing_to_do(old_project):
+def keep_yours(path):
+    """Resolve every conflict of ``path`` as the user would: keep their side."""
+    text = path.read_text()
+    resolved = re.sub(
+        r"<<<<<<< yours\n(.*?)=======\n.*?>>>>>>> cliquet \(now\)\n", r"\1", text, flags=re.S
+    )
+    assert resolved != text
+    path.write_text(resolved)
+
+
+def test_a_second_update_lists_the_conflicts_left_until_they_are_resolved(old_project):
     edit(old_project, views_line='"""Mine: what an article holds."""')
     assert run("update", str(old_project), "--no-input").exit_code == 1
+    views = old_project / "svc" / "views.py"
+    before = files_of(old_project)
+
+    result = run("update", str(old_project), "--no-input")
+    assert result.exit_code == 1, result.output
+    assert result.output.count("\n") == 1, result.output
+    assert os.path.join("svc", "views.py") in result.output
+    assert "resolve" in result.output and "Nothing to do" not in result.output
+    assert files_of(old_project) == before
+    dry = run("update", str(old_project), "--no-input", "--dry-run")
+    assert dry.exit_code == 1 and os.path.join("svc", "views.py") in dry.output
+
+    keep_yours(views)
     result = run("update", str(old_project), "--no-input")
     assert result.exit_code == 0, result.output
     assert result.output.count("\n") == 1
     assert result.output.startswith(f"Nothing to do: {old_project} is up to date with cliquet ")
+    assert '"""Mine: what an article holds."""' in views.read_text()
+
+
+def test_a_second_update_after_a_clean_one_has_nothing_to_do(old_project):
+    edit(old_project, views_line='"""What an article holds."""\n\n    # Mine.')
+    assert run("update", str(old_project), "--no-input").exit_code == 0
+    result = run("update", str(old_project), "--no-input")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("\n") == 1
+    assert result.output.startswith(f"Nothing to do: {old_project} is up to date with cliquet ")
+
+
+def test_a_file_of_the_user_that_merely_shows_markers_is_not_a_conflict(old_project):
+    """Only the markers cliquet writes count: a README quoting git's are the user's own."""
+    assert run("update", str(old_project), "--no-input").exit_code == 0
+    with open(old_project / "README.md", "a") as f:
+        f.write("\n<<<<<<< HEAD\nmine\n=======\ntheirs\n>>>>>>> branch\n")
+    result = run("update", str(old_project), "--no-input", "--allow-dirty")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Nothing to do: ")
 
 
 def test_a_new_variable_is_asked(old_project):

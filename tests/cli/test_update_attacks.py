@@ -14,6 +14,7 @@ import stat
 import tarfile
 
 import pytest
+import tomllib
 
 from cliquet_cli import merging, regeneration
 from cliquet_cli.provenance import digest_bytes
@@ -360,3 +361,66 @@ def test_base_archive_reads_plain_members_only(tmp_path):
     (tmp_path / ".cliquet").mkdir()
     (tmp_path / ".cliquet" / "base.tar.gz").write_bytes(gzip.compress(b"not a tar"))
     assert base.read(tmp_path, None) == {}
+
+
+# --- Recorded answers: what they may hold ----------------------------------------------
+
+
+@pytest.mark.parametrize("value", [5, "memcached", True])
+def test_a_recorded_answer_outside_its_choices_is_refused(old_project, value):
+    assert run("update", str(old_project), *UPDATE).exit_code == 0
+    rewrite_record(old_project, lambda r: r["answers"].update(production_cache=value))
+    before = tree(old_project)
+
+    line = refused(run("update", str(old_project), *UPDATE))
+    assert ".cliquet.json" in line and "production_cache" in line
+    assert "redis" in line and "postgresql" in line
+    assert tree(old_project) == before
+
+
+def payload(path):
+    """A Jinja expression that writes ``path`` when evaluated (through Jinja's own globals)."""
+    write = f"open('{path}', 'w').write('pwned')"
+    return "{{ cycler.__init__.__globals__.__builtins__." + write + " }}"
+
+
+def description(package):
+    return tomllib.loads((package / "pyproject.toml").read_text())["project"]["description"]
+
+
+def test_a_recorded_answer_is_not_evaluated_as_a_template(tmp_path):
+    assert run("new", "extension", "ext", "--no-input", "-o", str(tmp_path)).exit_code == 0
+    package = tmp_path / "cliquet-ext"
+    pwned = tmp_path / "pwned"
+    text = f"Mine {payload(pwned)} {{% if true %}}kept{{% endif %}} {{% endraw %}}{{# #}}"
+    rewrite_record(package, lambda r: r["answers"].update(description=text))
+
+    result = run("update", str(package), *UPDATE)
+    assert not pwned.exists()
+    assert result.exit_code == 0, result.output
+    assert description(package) == text
+    assert json.loads((package / ".cliquet.json").read_text())["answers"]["description"] == text
+
+
+def test_a_set_value_is_rendered_literally(tmp_path):
+    pwned = tmp_path / "pwned"
+    text = f"A {{{{ cookiecutter.kind }}}} backend {payload(pwned)}"
+    result = run(
+        "new", "backend", "b", "--no-input", "-o", str(tmp_path), "--set", f"description={text}"
+    )
+    assert not pwned.exists()
+    assert result.exit_code == 0, result.output
+    assert description(tmp_path / "cliquet-b") == text
+
+
+def test_a_kept_secret_is_not_evaluated_as_a_template(tmp_path, old_project):
+    pwned = tmp_path / "pwned"
+    secret = f"s{{% endraw %}}{payload(pwned)}{{% raw %}}"
+    ini = old_project / "development.ini"
+    ini.write_text(
+        re.sub(r"(cliquet\.userid_hmac_secret = ).*", lambda m: m[1] + secret, ini.read_text())
+    )
+
+    run("update", str(old_project), *UPDATE)
+    assert not pwned.exists()
+    assert f"cliquet.userid_hmac_secret = {secret}\n" in ini.read_text()
