@@ -28,6 +28,7 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import expression
 
 from cliquet.settings import SettingError, read_int
+from cliquet.sql_watchdog import bound_replies
 
 __all__ = [
     "UnitOfWork",
@@ -50,6 +51,9 @@ _DEFAULT_POOL_SIZE = 10
 _DEFAULT_MAX_OVERFLOW = 10
 _DEFAULT_POOL_TIMEOUT_SECONDS = 30
 _DEFAULT_STATEMENT_TIMEOUT_MS = 10_000
+# How much longer than the statement timeout a PostgreSQL reply may take before the client
+# gives up on the connection: the server's own cancel, and the network, come first.
+_REPLY_MARGIN_SECONDS = 1.0
 
 # libpq's TCP keepalives: an idle connection whose peer vanished (packets dropped, not
 # refused) is found dead within idle + interval * count seconds instead of hours.
@@ -124,7 +128,10 @@ def create_engine_from_url(
     On PostgreSQL, the network is bounded too: ``connect_timeout`` (``pool_timeout_seconds``),
     TCP keepalives (a dead peer found within 11 s of silence) and ``tcp_user_timeout`` (data
     unacknowledged for ``pool_timeout_seconds`` drops the connection). Any of these libpq
-    parameters given in the URL's query wins.
+    parameters given in the URL's query wins. A server whose host still acknowledges but
+    which no longer answers is bounded by the client: a reply (statement, commit, the pool's
+    ping) not back within ``statement_timeout_ms`` plus a second breaks the connection, which
+    raises :exc:`sqlalchemy.exc.OperationalError` and is dropped (:mod:`cliquet.sql_watchdog`).
     """
     parsed = _parse_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -155,6 +162,7 @@ def create_engine_from_url(
     )
     if statement_timeout_ms > 0:
         timeout = int(statement_timeout_ms)
+        bound_replies(engine, statement_timeout_ms / 1000 + _REPLY_MARGIN_SECONDS)
 
         @event.listens_for(engine, "connect")
         def _set_statement_timeout(dbapi_connection: Any, connection_record: Any) -> None:

@@ -13,6 +13,7 @@ import time
 
 import pytest
 import redis
+import sqlalchemy
 
 from cliquet.redis_client import client_settings, create_client
 from cliquet.sql import create_engine_from_url, engine_settings
@@ -74,6 +75,74 @@ def test_a_zero_statement_timeout_still_means_none(postgresql_url):
     finally:
         engine.dispose()
     assert shown == {"statement_timeout": "0", "lock_timeout": "0"}
+
+
+def _frozen_at(where, engine, proxy):
+    """Run one unit of work on ``engine``; the server stops answering at ``where``."""
+    select = sqlalchemy.text("SELECT 1")
+    if where == "checkout":  # the pool's ping of an idle connection
+        with engine.connect() as conn:
+            conn.execute(select)
+        proxy.freeze()
+        with engine.connect() as conn:
+            conn.execute(select)
+        return
+    with engine.connect() as conn:
+        conn.execute(select)
+        if where == "statement":
+            proxy.freeze()
+            conn.execute(select)
+        else:
+            conn.execute(sqlalchemy.text("CREATE TEMPORARY TABLE t (x int)"))
+            proxy.freeze()
+            conn.commit()
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("where", ["statement", "commit", "checkout"])
+def test_a_postgresql_server_that_stops_answering_costs_the_statement_timeout_plus_a_margin(
+    postgresql_url, where
+):
+    # Its host still acknowledges the bytes (the proxy's kernel does): statement_timeout is the
+    # server's, and tcp_user_timeout cannot fire. The pool timeout is kept long, so that waiting
+    # for it (or reconnecting after the ping) would show.
+    from tests.reliability.test_faults import proxied
+
+    with proxied(postgresql_url) as proxy:
+        engine = create_engine_from_url(
+            proxy.url(postgresql_url), pool_timeout_seconds=5, statement_timeout_ms=500
+        )
+        try:
+            start = time.monotonic()
+            with pytest.raises(sqlalchemy.exc.OperationalError, match="no reply"):
+                _frozen_at(where, engine, proxy)
+            elapsed = time.monotonic() - start
+            proxy.restore()
+            # The broken connection was dropped: the next unit of work gets a new one.
+            with engine.connect() as conn:
+                assert conn.execute(sqlalchemy.text("SELECT 2")).scalar() == 2
+        finally:
+            proxy.restore()
+            engine.dispose()
+    assert 1.4 < elapsed < 2.5, elapsed
+
+
+@pytest.mark.postgresql
+def test_the_server_cancels_a_slow_statement_before_the_client_gives_up(postgresql_url):
+    engine = create_engine_from_url(postgresql_url, statement_timeout_ms=300)
+    try:
+        with engine.connect() as conn:
+            start = time.monotonic()
+            with pytest.raises(sqlalchemy.exc.OperationalError, match="statement timeout"):
+                conn.execute(sqlalchemy.text("SELECT pg_sleep(3)"))
+            elapsed = time.monotonic() - start
+            # A cancelled statement leaves a good connection: it is kept.
+            assert not conn.invalidated
+            conn.rollback()
+            assert conn.execute(sqlalchemy.text("SELECT pg_sleep(0.2), 1")).one()[1] == 1
+    finally:
+        engine.dispose()
+    assert elapsed < 1.0
 
 
 def test_sqlite_lock_waits_are_bounded_by_the_statement_timeout(tmp_path):
