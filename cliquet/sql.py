@@ -559,12 +559,20 @@ class UnitOfWork:
             connection.close()
 
     @contextmanager
-    def connect(self) -> Iterator[sqlalchemy.engine.Connection]:
-        """The thread's transaction when a unit of work is open, else a transaction of its own."""
+    def connect(self, *, writes: bool = False) -> Iterator[sqlalchemy.engine.Connection]:
+        """The thread's transaction when a unit of work is open, else a transaction of its own.
+
+        ``writes``: that transaction of its own is a writer's (on SQLite: ``BEGIN IMMEDIATE``,
+        after this process's other writers, as a unit of work's), not a deferred one, whose
+        write could lose the lock to every other writer until its busy timeout passed.
+        """
         state = self._state()
         if state.holders == 0:
-            with self.engine.begin() as connection:
-                yield connection
+            with self.engine.connect() as connection:
+                if writes:
+                    connection.info[IMMEDIATE] = True  # read by SQLite's begin hook
+                with connection.begin():
+                    yield connection
             return
         if state.connection is None:
             connection = self.engine.connect()

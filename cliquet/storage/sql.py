@@ -131,9 +131,10 @@ class Storage(StorageBase):
         return issued
 
     @contextmanager
-    def _connect(self) -> Iterator[Connection]:
-        """The unit of work's connection, else a transaction of the call's own."""
-        with translate_errors(StorageError), self.units.connect() as conn:
+    def _connect(self, *, writes: bool = False) -> Iterator[Connection]:
+        """The unit of work's connection, else a transaction of the call's own (a writer's if
+        it ``writes``: see :meth:`cliquet.sql.UnitOfWork.connect`)."""
+        with translate_errors(StorageError), self.units.connect(writes=writes) as conn:
             yield conn
 
     def _hand_out(self, key: Key, stamp: int) -> None:
@@ -191,10 +192,10 @@ class Storage(StorageBase):
         with self._connect() as conn:
             stamp = conn.execute(query).scalar()
         if stamp is None:
-            # Outside a unit of work, in a transaction of its own that writes first: on SQLite
-            # a transaction that has read cannot become a writer once another one has written
-            # (SQLITE_BUSY at once, whatever the busy timeout); one that writes first waits.
-            with self._connect() as conn:
+            # Outside a unit of work, in a writer's transaction of its own: on SQLite a
+            # transaction that has read cannot become a writer once another one has written
+            # (SQLITE_BUSY at once, whatever the busy timeout); a writer's waits its turn.
+            with self._connect(writes=True) as conn:
                 floor = self._floor(key)
                 create = bump_statement(self.engine, key, floor=floor, only_create=True)
                 # None: another transaction created it meanwhile.
