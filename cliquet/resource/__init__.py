@@ -185,15 +185,18 @@ class UserResource:
 
     def collection_get(self) -> dict[str, Any]:
         self._preconditions()
+        # A malformed querystring is 400 whatever the preconditions (RFC 9110 section 13.1).
+        query = self._query()
+        page = None
+        if query.token is not None:  # checked on HEAD too: a forged token is refused alike
+            page = querystring.decode_token(self._secret(), self._scope(), query.token)
         timestamp = self.model.timestamp()
         self._check_preconditions(timestamp)
-        query = self._query()
         filters = query.filters + self._visibility_filters()
         pagination_rules = []
         # A walk's first page answers the collection timestamp; later pages keep it.
         walk_start = timestamp
-        if query.token is not None:  # checked on HEAD too: a forged token is refused alike
-            page = querystring.decode_token(self._secret(), self._scope(), query.token)
+        if page is not None:
             walk_start = page.until
             pagination_rules = querystring.build_pagination_rules(
                 query.sorting, page.last_record, until=page.until
@@ -262,9 +265,9 @@ class UserResource:
 
     def collection_delete(self) -> dict[str, Any]:
         self._preconditions()
+        query = self._query()
         self.model.lock()
         self._check_preconditions(self.model.timestamp())
-        query = self._query()
         filters = [f for f in query.filters if f.field != "last_modified" or f.value is not None]
         filters += self._visibility_filters(action="write")
         tombstones = self.model.delete_records(filters=filters)
@@ -279,11 +282,11 @@ class UserResource:
 
     def get(self) -> dict[str, Any]:
         self._preconditions()
+        fields = self._query_fields()
         record = self._get_or_404()
         self._authorize_read(record["id"])
         self._check_preconditions(record["last_modified"], record=record)
         self._add_timestamp_headers(record["last_modified"])
-        fields = self._query_fields()
         body = self._record_body(record)
         body["data"] = self._shape(record, fields)
         return body

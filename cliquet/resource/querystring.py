@@ -59,6 +59,9 @@ _IGNORED = {"_", "_expected"}
 _QUOTED_TIMESTAMP = re.compile(r'"([0-9]+)"')
 
 _MISSING = object()
+_HAS_VALUES = {"true": True, "false": False, "1": True, "0": False}
+# What is trimmed around each entry of ``_sort`` and ``_fields``: spaces (``+``) and tabs.
+_OWS = " \t"
 
 # What a storage backend compares exactly (SQLite's and PostgreSQL's BIGINT).
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -185,12 +188,11 @@ def _filter_value(
             return [_integer(param, v) for v in texts]
         return [_json(param, v) for v in texts]
     if operator is COMPARISON.HAS:
-        value = _json(param, raw)
-        if value in (0, 1) and not isinstance(value, bool):
-            value = bool(value)
-        if not isinstance(value, bool):
+        # As /__api__ says: these four texts (``1.0`` or ``-0`` equal 1 and 0, and are no
+        # booleans).
+        if raw not in _HAS_VALUES:
             raise_invalid(location="querystring", name=param, description="Must be a boolean.")
-        return value
+        return _HAS_VALUES[raw]
     if operator is COMPARISON.LIKE:
         return raw
     if name == "last_modified":
@@ -208,7 +210,7 @@ def _parse_sort(raw: str, known: Any, limits: Limits) -> list[Sort]:
             description=f"More than {limits.sort_fields} sort fields.",
         )
     for entry in entries:
-        entry = entry.strip()
+        entry = entry.strip(_OWS)
         direction = -1 if entry.startswith("-") else 1
         # One sign at most: "--title" is malformed, not "-title".
         name = entry[1:] if entry[:1] in ("-", "+") else entry
@@ -291,7 +293,7 @@ def parse_query(
     query.limit = min(limit, max_limit)
 
     if "_fields" in params:
-        names = [n.strip() for n in params["_fields"].split(",") if n.strip()]
+        names = [n.strip(_OWS) for n in params["_fields"].split(",") if n.strip(_OWS)]
         for name in names:
             _check_field(name, "_fields", known_field)
         query.fields = names

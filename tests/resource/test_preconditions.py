@@ -287,6 +287,30 @@ def test_a_malformed_precondition_is_400_whether_or_not_the_record_exists(
     assert stored(app, alice) == [article]
 
 
+@pytest.mark.parametrize(
+    ("method", "target", "query", "name"),
+    [
+        ("GET", "list", "_sort=nothere", "_sort"),
+        ("HEAD", "list", "min_nothere=1", "min_nothere"),
+        ("GET", "list", "_token=forged", "_token"),
+        ("DELETE", "list", "_limit=0", "_limit"),
+        ("GET", "record", "_fields=nothere", "_fields"),
+    ],
+)
+@pytest.mark.parametrize("header", ["If-None-Match: *", 'If-Match: "1"'])
+def test_a_malformed_querystring_is_400_whatever_the_preconditions(
+    app, alice, article, method, target, query, name, header
+):
+    """The request is refused as it would be without them: no 304 nor 412 (RFC 9110 13.1)."""
+    field, value = header.split(": ")
+    path = f"{url(article) if target == 'record' else URL}?{query}"
+    response = send(app, method, path, {**alice, field: value}, expect_errors=True)
+    assert response.status_code == 400, response.status
+    if method != "HEAD":
+        assert_invalid(response, location="querystring", name=name)
+    assert stored(app, alice) == [article]
+
+
 # 3. Sync bounds copied from an ETag; a cache buster --------------------------------------
 
 

@@ -144,7 +144,10 @@ def test_has_takes_a_boolean(raw, value):
     assert parse({"has_author": raw}).filters == [Filter("author", value, COMPARISON.HAS)]
 
 
-@pytest.mark.parametrize("raw", ["yes", "2", "", "null", '"true"', "[1]"])
+# /__api__ says true, false, 1 or 0: numbers that equal 1 or 0 are no booleans.
+@pytest.mark.parametrize(
+    "raw", ["yes", "2", "", "null", '"true"', "[1]", "1.0", "0.0", "-0", "1e0"]
+)
 def test_has_refuses_what_is_not_a_boolean(raw):
     assert refused({"has_author": raw})["name"] == "has_author"
 
@@ -288,7 +291,21 @@ def test_a_sort_on_id_or_timestamp_needs_no_tie_breaker(raw):
     assert len(sorting) == len(raw.split(","))
 
 
-@pytest.mark.parametrize("raw", ["", ",", "title,", "-", "--title", "+-title", "ti tle", "a..b"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        ",",
+        "title,",
+        "-",
+        "--title",
+        "+-title",
+        "ti tle",
+        "a..b",
+        "title,\u3000rank",
+        "\x1ctitle",
+    ],
+)
 def test_malformed_sorts_are_refused(raw):
     assert refused({"_sort": raw})["name"] == "_sort"
 
@@ -311,7 +328,13 @@ def test_sorts_on_unknown_fields_are_refused():
 
 
 def test_fields_are_split_trimmed_and_empty_names_dropped():
-    assert parse({"_fields": " title, author.name,,"}).fields == ["title", "author.name"]
+    assert parse({"_fields": " title,\tauthor.name,,"}).fields == ["title", "author.name"]
+
+
+def test_only_spaces_and_tabs_are_trimmed_as_the_document_says():
+    # Other white space (U+3000, U+001C) is no part of a name: refused, not trimmed.
+    assert refused({"_fields": "\u3000title"})["name"] == "_fields"
+    assert refused({"_fields": "title\x85"})["name"] == "_fields"
 
 
 def test_fields_are_checked_like_filters():
