@@ -240,9 +240,13 @@ class UserResource:
         )
         body = self._body()
         new = body["data"]
+        self._check_identity(new, None)
         record_id = new.get("id")
         if record_id is not None:
             self._check_id(record_id, location="body")
+        # Judged as for a new record even when the id is taken: no way around the schema.
+        record = self._validate(new, old=None)
+        if record_id is not None:
             existing = self._fetch(record_id)
             if existing is not None:
                 # The id is taken: only those who may read that record learn anything of it.
@@ -252,8 +256,6 @@ class UserResource:
                     self._raise_412(existing)
                 self._add_timestamp_headers(existing["last_modified"])
                 return self._record_body(existing)
-        record = self._validate(new, old=None)
-        if record_id is not None:
             record["id"] = record_id
         record = self.process_record(record)
         created = self._store(lambda: self.model.create_record(record, unique_fields=self._unique))
@@ -301,8 +303,7 @@ class UserResource:
         self._check_preconditions(timestamp, record=existing)
         body = self._body()
         new = body["data"]
-        if new.get("id", record_id) != record_id:
-            raise_invalid(location="body", name="data.id", description="Does not match the URL.")
+        self._check_identity(new, record_id)
         record = self._validate(new, old=existing)
         record["id"] = record_id
         record = self.process_record(record, existing)
@@ -331,6 +332,8 @@ class UserResource:
         else:
             body = self._body(data_required=False)  # data, permissions or both
             changes = body.get("data") or {}
+            # Another id is ignored here (a PUT refuses it): the id is not the patch's to set.
+            self._check_identity(changes, None)
             changes.pop("id", None)
             changes.pop("last_modified", None)
             if content_type == _MERGE_PATCH:
@@ -583,6 +586,19 @@ class UserResource:
             raise invalid_request(details)
         return validated
 
+    def _check_identity(self, data: dict[str, Any], record_id: str | None) -> None:
+        """A body's ``id`` and ``last_modified`` (a record as it was read, sent back), which
+        the server decides: ``record_id`` if given, an integer. null is absent."""
+        sent_id = data.get("id")
+        if sent_id is not None and record_id is not None and sent_id != record_id:
+            raise_invalid(location="body", name="data.id", description="Does not match the URL.")
+        timestamp = data.get("last_modified")
+        integral = isinstance(timestamp, float) and timestamp.is_integer()
+        if timestamp is not None and type(timestamp) is not int and not integral:
+            raise_invalid(
+                location="body", name="data.last_modified", description="Must be an integer."
+            )
+
     def _validate(self, new: dict[str, Any], *, old: dict[str, Any] | None) -> dict[str, Any]:
         """The record ``new`` as the schema makes it; 400 naming each faulty field.
 
@@ -592,11 +608,17 @@ class UserResource:
         import colander
 
         data = {k: v for k, v in new.items() if k not in ("id", "last_modified")}
-        # Read-only fields are set at creation and never changed afterwards.
+        # Read-only fields are set at creation and never changed afterwards: changing one
+        # conflicts with the record as it is (the same write would create a new one).
         for name in self._schema.get_option("readonly_fields"):
             if old is not None and name in data and old.get(name) != data[name]:
-                raise_invalid(
+                detail = Detail(
                     location="body", name=field_name("data", name), description="Read-only."
+                )
+                raise invalid_request(
+                    [detail],
+                    errno=ERRORS.CONSTRAINT_VIOLATED,
+                    httpexception=httpexceptions.HTTPConflict(),
                 )
             if old is not None and name in old and name not in data:
                 data[name] = old[name]  # a replacement keeps them

@@ -130,6 +130,23 @@ def test_post_with_existing_id_returns_existing_record_200(app, alice):
     assert listing(app, alice).json["data"] == [existing]
 
 
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        ({"title": 5}, "data.title"),
+        ({"title": "t", "nothere": 1}, "data.nothere"),
+        ({}, "data.title"),
+    ],
+)
+def test_post_with_existing_id_still_refuses_an_invalid_body(app, alice, data, name):
+    """The body is judged as for a new record: the taken id is no way around the schema."""
+    existing = create(app, alice, title="original")
+    body = {"data": {"id": existing["id"], **data}}
+    response = app.post_json(URL, body, headers=alice, expect_errors=True)
+    assert_invalid(response, location="body", name=name)
+    assert listing(app, alice).json["data"] == [existing]
+
+
 @pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_post_if_none_match_star_on_existing_id_is_412(app, alice):
     existing = create(app, alice, title="original")

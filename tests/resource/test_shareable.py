@@ -357,11 +357,12 @@ def test_readonly_field_set_at_creation_but_never_changed(app, alice):
     assert created["data"]["code"] == "A1"
     url = f"/v1/notes/{created['data']['id']}"
 
+    # A conflict with the record as it is: the same PUT on a new id would create it.
     for response in (
-        app.patch_json(url, {"data": {"code": "B2"}}, headers=alice, status=400),
-        app.put_json(url, {"data": {"text": "x", "code": "B2"}}, headers=alice, status=400),
+        app.patch_json(url, {"data": {"code": "B2"}}, headers=alice, status=409),
+        app.put_json(url, {"data": {"text": "x", "code": "B2"}}, headers=alice, status=409),
     ):
-        assert_error(response, 400, 107)
+        assert_error(response, 409, 122)
         assert response.json["details"][0]["name"] == "data.code"
     assert app.get(url, headers=alice).json["data"]["code"] == "A1"
     # Sending the same value is not a change, and a replacement without it keeps it.

@@ -116,6 +116,24 @@ def test_json_patch_is_as_strict(app, alice):
     assert_refused(response, "data.rank", "Must be an integer.")
 
 
+@pytest.mark.parametrize("value", ["5", 5.5, True, {}, [], 2**63])
+@pytest.mark.parametrize("method", ["post", "put", "patch"])
+def test_a_last_modified_sent_is_an_integer_though_ignored(app, alice, method, value):
+    """/__api__ says an integer (a record as it was read, sent back), or null: nothing else."""
+    created = post(app, alice, {"title": "t", "last_modified": 5, "id": None}).json["data"]
+    assert created["last_modified"] != 5
+    url = URL if method == "post" else f"{URL}/{created['id']}"
+    send = getattr(app, f"{method}_json")
+    response = send(
+        url, {"data": {"title": "t", "last_modified": value}}, headers=alice, expect_errors=True
+    )
+    assert response.status_code == 400, response.text
+    assert response.json["details"][0]["name"] == "data.last_modified"
+    for sent in (None, 5.0):  # 5.0 is an integer, as for any Integer field
+        ignored = send(url, {"data": {"title": "u", "last_modified": sent}}, headers=alice)
+        assert ignored.json["data"]["last_modified"] > created["last_modified"]
+
+
 def test_querystring_filters_on_typed_fields_still_compare(app, alice):
     for rank, read in ((1, True), (5, False), (9, True)):
         assert (
