@@ -31,17 +31,20 @@ from cliquet.events import batch_rolled_back
 
 __all__ = ["includeme"]
 
-_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+#: The methods a subrequest may have (in any case: ``get`` is ``GET``).
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _FIELDS = {"method", "path", "headers", "body"}
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: A header name: an RFC 9110 token.
+HEADER_NAME = "[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_HEADER_NAME = re.compile(HEADER_NAME)
+# A % that does not start a percent-encoded byte (RFC 3986 section 2.1).
+_LONE_PERCENT = re.compile("%(?![0-9A-Fa-f]{2})")
 # Where the batch was sent: subrequests build their absolute URLs (the hello ``url``,
 # ``Next-Page``, redirects) on it, as the same request sent alone would.
 _ORIGIN = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 
 
 def _parse(request: Any) -> list[dict[str, Any]]:
-    from urllib.parse import parse_qsl, unquote_to_bytes
-
     from cliquet.json_body import MAX_DEPTH, read_body
 
     max_body = request.registry.settings["cliquet.max_request_body_bytes"]
@@ -53,67 +56,28 @@ def _parse(request: Any) -> list[dict[str, Any]]:
     body = read_body(request.body or b"null", max_depth=MAX_DEPTH + 3)
     if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
         raise_invalid(location="body", name="requests", description="Required: a list.")
-    defaults = body.get("defaults") or {}
-    if not isinstance(defaults, dict) or set(defaults) - _FIELDS:
-        raise_invalid(location="body", name="defaults", description="Unknown fields.")
+    for unknown in sorted(set(body) - {"defaults", "requests"}):
+        raise_invalid(location="body", name=unknown, description="Unknown field.")
+    defaults = body.get("defaults", {})
+    prefix = "/" + request.registry.route_prefix
+    _check(defaults, "defaults", prefix)
     limit = request.registry.settings["cliquet.batch_max_requests"]
     if len(body["requests"]) > limit:
         raise_invalid(location="body", name="requests", description=f"More than {limit} requests.")
-    prefix = "/" + request.registry.route_prefix
     subrequests = []
     for i, sub in enumerate(body["requests"]):
-        if not isinstance(sub, dict) or set(sub) - _FIELDS:
-            raise_invalid(location="body", name=f"requests.{i}", description="Unknown fields.")
+        _check(sub, f"requests.{i}", prefix)
         merged = {**defaults, **sub}
-        if isinstance(defaults.get("headers"), dict) and isinstance(sub.get("headers"), dict):
+        if "headers" in defaults and "headers" in sub:
             merged["headers"] = {**defaults["headers"], **sub["headers"]}
-        method = str(merged.get("method", "GET")).upper()
+        method = merged.get("method", "GET").upper()
         path = merged.get("path")
-        headers = merged.get("headers") or {}
-        if method not in _METHODS:
-            raise_invalid(location="body", name=f"requests.{i}.method", description="Unknown.")
-        if not isinstance(path, str) or not path.startswith("/"):
+        headers = merged.get("headers", {})
+        if path is None:
             raise_invalid(
                 location="body", name=f"requests.{i}.path", description="Required: /a/path."
             )
-        if not isinstance(headers, dict):
-            raise_invalid(location="body", name=f"requests.{i}.headers", description="An object.")
-        # Refused here as a request line would be: before any subrequest runs.
-        path_only, _, query = path.partition("?")
-        try:
-            unquote_to_bytes(path_only).decode("utf-8")
-            parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="strict")
-        except UnicodeDecodeError:
-            raise_invalid(
-                location="body",
-                name=f"requests.{i}.path",
-                description="Not valid UTF-8 once percent-decoded.",
-            )
-        if any(c <= " " or c > "~" for c in path):
-            raise_invalid(
-                location="body",
-                name=f"requests.{i}.path",
-                description="Printable ASCII only, as in a request line: percent-encode.",
-            )
-        for name, value in headers.items():
-            text = str(value)
-            if (
-                not _HEADER_NAME.fullmatch(name)
-                or any((c < " " and c != "\t") or c == "\x7f" for c in text)
-                or not all(c <= "\xff" for c in text)
-            ):
-                raise_invalid(
-                    location="body",
-                    name=f"requests.{i}.headers.{name}",
-                    description="Not a valid header (a token, then Latin-1 text on one line).",
-                )
-        if not path.startswith(prefix + "/") and path != prefix:
-            path = prefix + path
-        # Compared as routing will see it: percent-decoded (``/%62atch`` is ``/batch``).
-        if unquote(path.split("?")[0]).rstrip("/") == prefix + "/batch":
-            raise_invalid(
-                location="body", name=f"requests.{i}.path", description="Recursive batch."
-            )
+        path = _prefixed(path, prefix)
         subrequests.append(
             {
                 "method": method,
@@ -123,6 +87,72 @@ def _parse(request: Any) -> list[dict[str, Any]]:
             }
         )
     return subrequests
+
+
+def _prefixed(path: str, prefix: str) -> str:
+    """``path`` under the version prefix (``/articles`` is ``/v1/articles``)."""
+    return path if path.startswith(prefix + "/") or path == prefix else prefix + path
+
+
+def _check(fields: Any, name: str, prefix: str) -> None:
+    """``fields`` (a request, or the defaults) as JSON says them: each of the right type.
+
+    Refused here as a request line would be, before any subrequest runs: a method not
+    known, a path not UTF-8 once percent-decoded or holding what a request line cannot, a
+    header that is not a token and text on one line.
+    """
+    from urllib.parse import parse_qsl, unquote_to_bytes
+
+    if not isinstance(fields, dict):
+        raise_invalid(location="body", name=name, description="Must be an object.")
+    if set(fields) - _FIELDS:
+        raise_invalid(location="body", name=name, description="Unknown fields.")
+    method = fields.get("method", "GET")
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        raise_invalid(location="body", name=f"{name}.method", description="Unknown.")
+    path = fields.get("path", "/")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise_invalid(location="body", name=f"{name}.path", description="Required: /a/path.")
+    if _LONE_PERCENT.search(path):
+        raise_invalid(
+            location="body",
+            name=f"{name}.path",
+            description="A % must start a percent-encoded byte (%HH).",
+        )
+    path_only, _, query = path.partition("?")
+    try:
+        unquote_to_bytes(path_only).decode("utf-8")
+        parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise_invalid(
+            location="body",
+            name=f"{name}.path",
+            description="Not valid UTF-8 once percent-decoded.",
+        )
+    if any(c <= " " or c > "~" for c in path):
+        raise_invalid(
+            location="body",
+            name=f"{name}.path",
+            description="Printable ASCII only, as in a request line: percent-encode.",
+        )
+    # Compared as routing will see it: percent-decoded (``/%62atch`` is ``/batch``).
+    if unquote(_prefixed(path, prefix).split("?")[0]).rstrip("/") == prefix + "/batch":
+        raise_invalid(location="body", name=f"{name}.path", description="Recursive batch.")
+    headers = fields.get("headers", {})
+    if not isinstance(headers, dict):
+        raise_invalid(location="body", name=f"{name}.headers", description="An object.")
+    for header, value in headers.items():
+        if (
+            not _HEADER_NAME.fullmatch(header)
+            or not isinstance(value, str)
+            or any((c < " " and c != "\t") or c == "\x7f" for c in value)
+            or not all(c <= "\xff" for c in value)
+        ):
+            raise_invalid(
+                location="body",
+                name=f"{name}.headers.{header}",
+                description="Not a valid header (a token, then Latin-1 text on one line).",
+            )
 
 
 def _response_body(response: Any) -> Any:

@@ -273,10 +273,29 @@ def test_malformed_json_is_refused(app, alice):
         {"requests": [{"path": "articles"}]},
         {"defaults": {"bogus": 1}, "requests": []},
         [],
+        # Values of the wrong type, in the defaults even when no request uses them.
+        {"requests": [{"path": "/articles", "headers": {"X-Any": 5}}]},
+        {"requests": [{"path": "/articles", "headers": {"X-Any": {}}}]},
+        {"requests": [{"path": "/articles", "method": 5}]},
+        {"defaults": {"headers": {"X-Any": {}}}, "requests": []},
+        {"defaults": {"headers": []}, "requests": []},
+        {"defaults": {"method": "BREW"}, "requests": []},
+        {"defaults": {"path": "articles"}, "requests": []},
+        {"defaults": None, "requests": []},
+        {"defaults": [], "requests": []},
+        {"defaults": 0, "requests": []},
+        # A % that does not start a percent-encoded byte (RFC 3986 section 2.1).
+        {"requests": [{"path": "/articles%zz"}]},
+        {"requests": [{"path": "/articles?title=%"}]},
+        {"requests": [{"path": "/articles%4"}]},
+        {"defaults": {"path": "/batch"}, "requests": []},
+        {"requests": [], "bogus": 1},
     ],
 )
 def test_malformed_batch_is_refused(app, alice, body):
-    assert_error(batch(app, body, headers=alice, status=400), 400, 107)
+    response = batch(app, body, headers=alice, status=400)
+    assert_error(response, 400, 107)
+    assert response.json["details"][0]["name"].split(".")[0] in ("requests", "defaults", "bogus")
 
 
 # Authentication
