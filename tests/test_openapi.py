@@ -16,7 +16,7 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 
 import cliquet
 from cliquet.errors import ERRORS
-from cliquet.json_schema import json_schema
+from cliquet.json_schema import INTEGER, NUMBER, json_schema
 from cliquet.testing.web import basic_auth, build_app
 
 
@@ -78,10 +78,12 @@ def test_article_schema_as_json_schema(document):
     assert article["required"] == ["title"]
     # Unknown fields are refused; nested "author" keeps them (unknown="preserve").
     assert article["additionalProperties"] is False
-    assert article["properties"]["author"]["additionalProperties"] is True
+    # What they keep is any JSON value the service's reader takes.
+    value = {"$ref": "#/components/schemas/Value"}
+    assert article["properties"]["author"]["additionalProperties"] == value
     assert article["properties"]["tags"]["items"]["type"] == "string"
     # The schemaless note keeps what it does not declare.
-    assert document["components"]["schemas"]["note"]["additionalProperties"] is True
+    assert document["components"]["schemas"]["note"]["additionalProperties"] == value
 
 
 def test_post_body_wraps_the_schema_in_data(document):
@@ -114,7 +116,7 @@ def test_record_id_follows_the_id_generator(document):
         ),
         (
             colander.SchemaNode(colander.String(), validator=colander.Length(2, 5)),
-            {"type": "string", "minLength": 2, "maxLength": 5},
+            {"type": "string", "pattern": "^[^\\x00]*$", "minLength": 2, "maxLength": 5},
         ),
         (
             colander.SchemaNode(
@@ -122,11 +124,16 @@ def test_record_id_follows_the_id_generator(document):
                 colander.SchemaNode(colander.Float()),
                 validator=colander.Length(min=1),
             ),
-            {"type": "array", "items": {"type": "number"}, "minItems": 1},
+            {"type": "array", "items": NUMBER, "minItems": 1},
         ),
         (
             colander.SchemaNode(colander.String(), validator=colander.Regex("[a-z]+")),
-            {"type": "string", "pattern": "^(?:[a-z]+)"},
+            {
+                "type": "string",
+                "minLength": 1,
+                "pattern": "^(?:[a-z]+)",
+                "not": {"pattern": "\\x00"},
+            },
         ),
         (
             colander.SchemaNode(
@@ -154,7 +161,7 @@ def test_optional_fields_accept_null_and_nested_mappings_keep_their_rules():
     assert schema["additionalProperties"] is False
     # colander reads null as absent where a field may be absent.
     assert schema["properties"]["zip"]["type"] == ["string", "null"]
-    assert schema["properties"]["size"] == {"type": ["integer", "null"], "default": 3}
+    assert schema["properties"]["size"] == {**INTEGER, "type": ["integer", "null"], "default": 3}
     assert schema["properties"]["city"]["type"] == "string"
 
 
@@ -175,7 +182,7 @@ def test_list_accepts_every_reserved_parameter_and_each_fields_filters(document)
             assert f"{prefix}{field}" in names
         assert f"has_{field}" in names
     assert names["min_rank"]["in"] == "query"
-    assert names["_limit"]["schema"] == {"type": "integer", "minimum": 1}
+    assert names["_limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
     assert names["gt_last_modified"]["schema"]["type"] == "integer"
     # A collection's DELETE takes the filters too; a record only `_fields`.
     assert "min_rank" in _parameters(document, "/articles", "delete")
@@ -205,6 +212,117 @@ def test_preconditions_on_every_resource_method(document):
             names = _parameters(document, path, method)
             assert names["If-Match"]["in"] == "header", (path, method)
             assert names["If-None-Match"]["in"] == "header", (path, method)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "*",
+        '"1"',
+        'W/"12", "3"',
+        ' "1" ,, "2" ',
+        ', "1",',
+        "0",
+        "",
+        "*, *",
+        '"*"',
+        "abc",
+        '"1',
+        'w/"1"',
+        ",",
+    ],
+)
+def test_precondition_headers_say_what_the_service_reads(app, document, value):
+    """A value the pattern allows is read (no 400); one it does not is refused, errno 107."""
+    for name in ("If-Match", "If-None-Match"):
+        schema = _parameters(document, "/articles/{id}", "get")[name]["schema"]
+        allowed = re.search(schema["pattern"], value) is not None
+        response = app.get(
+            "/v1/articles/0c9a3f1e-4d3b-4c8e-9a57-2b6f0d1e8a44",
+            headers={**basic_auth(), name: value},
+            expect_errors=True,
+        )
+        assert (response.status_code != 400) == allowed, (name, value, response.text)
+
+
+def _allows(document, schema, value):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(
+        {**schema, "components": document["components"]}
+    ).is_valid(value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("_sort", "title"),
+        ("_sort", " -rank ,\t+title"),
+        ("_sort", "author.name,id"),
+        ("_sort", "last_modified.x"),
+        ("_sort", "\u3000title"),
+        ("_sort", "title,"),
+        pytest.param("_sort", ",".join(["title"] * 11), id="_sort-11-keys"),
+        ("_fields", "title,,\tauthor.name "),
+        ("_fields", ""),
+        ("_fields", "id.x"),
+        ("_fields", "nothere"),
+        ("_since", "0"),
+        ("_since", "-0"),
+        ("_since", '"12"'),
+        ("_since", "007"),
+        ("_since", '"007"'),
+        ("_since", str(2**63)),
+        ("_since", "1.5"),
+        ("_limit", str(2**63 - 1)),
+        ("_limit", str(2**63)),
+        ("in_last_modified", "1,-2"),
+        ("in_last_modified", "1,02"),
+        pytest.param("in_title", ",".join(["a"] * 500), id="in_title-500-values"),
+        pytest.param("in_title", ",".join(["a"] * 501), id="in_title-501-values"),
+        ("has_title", "1"),
+        ("has_title", "1.0"),
+        ("min_title", "a\x00"),
+    ],
+)
+def test_list_parameters_say_what_the_service_reads(app, document, name, value):
+    """A value the document allows is read (no 400); one it does not is refused."""
+    schema = _parameters(document, "/articles", "get")[name]["schema"]
+    typed = int(value) if schema.get("type") == "integer" else value
+    allowed = _allows(document, schema, typed)
+    response = app.get("/v1/articles", {name: value}, headers=basic_auth(), expect_errors=True)
+    assert (response.status_code != 400) == allowed, (name, value, response.text)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"title": "t"},
+        {"title": ""},
+        {"title": "a\x00b"},
+        {"title": "t", "rank": 2**63 - 1},
+        {"title": "t", "rank": 2**63},
+        {"title": "t", "rank": 5.0},
+        {"title": "t", "rank": "5"},
+        {"title": "t", "tags": [""]},
+        {"title": "t", "author": {"na\x00me": 1}},
+        {"title": "t", "author": {"name": [1, {"x": None}]}},
+        {"title": "t", "author": {"name": "\x00"}},
+        {"title": "t", "id": None, "last_modified": None},
+        {"title": "t", "last_modified": "1"},
+        {"title": "t", "read": None},
+        {"title": "t", "read": "yes"},
+    ],
+)
+def test_record_bodies_say_what_the_service_reads(app, document, data):
+    """A record the document allows is stored (201); one it does not is refused (400)."""
+    operation = document["paths"]["/articles"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    allowed = _allows(document, schema, {"data": data})
+    response = app.post_json(
+        "/v1/articles", {"data": data}, headers=basic_auth(), expect_errors=True
+    )
+    assert response.status_code == (201 if allowed else 400), response.text
 
 
 def test_response_headers(document):
@@ -282,7 +400,43 @@ def test_service_views_and_batch(document):
     assert "503" in paths["/__heartbeat__"]["get"]["responses"]
     batch = paths["/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert batch["required"] == ["requests"]
-    assert batch["properties"]["requests"]["items"]["required"] == ["path"]
+    assert batch["properties"]["requests"]["maxItems"] == 25
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"requests": []},
+        {"requests": [{"path": "/articles"}]},
+        {"requests": [{"path": "/articles", "method": "get"}, {"path": "/", "method": "HEAD"}]},
+        {"defaults": {"path": "/articles"}, "requests": [{}, {"method": "POST"}]},
+        {"requests": [{"path": "/articles?title=%C3%A9t%C3%A9&_limit=2"}]},
+        {"requests": [{"path": "/articles", "headers": {"X-Any": "caf\u00e9\tok"}}]},
+        {"requests": [{}]},
+        {"requests": [{"path": "articles"}]},
+        {"requests": [{"path": "/articles%ff"}]},
+        {"requests": [{"path": "/articles%ED%A0%80"}]},
+        {"requests": [{"path": "/articles%zz"}]},
+        {"requests": [{"path": "/art icles"}]},
+        {"requests": [{"path": "/b%61tch/"}]},
+        {"requests": [{"path": "/v1/batch?x=1"}]},
+        {"requests": [{"path": "/articles", "method": "BREW"}]},
+        {"requests": [{"path": "/articles", "headers": {"X-Any": 5}}]},
+        {"requests": [{"path": "/articles", "headers": {"X Any": "a"}}]},
+        {"requests": [{"path": "/articles", "headers": {"X-Any": "a\nb"}}]},
+        {"requests": [{"path": "/articles", "bogus": 1}]},
+        {"defaults": {"headers": {"X-Any": {}}}, "requests": []},
+        {"defaults": None, "requests": []},
+        {"requests": [{"path": "/articles"}] * 26},
+    ],
+)
+def test_batch_body_says_what_the_service_reads(app, document, body):
+    """A body the document allows is run (200); one it does not is refused, 400 errno 107."""
+    operation = document["paths"]["/batch"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    allowed = _allows(document, schema, body)
+    response = app.post_json("/v1/batch", body, headers=basic_auth(), expect_errors=True)
+    assert response.status_code == (200 if allowed else 400), response.text
 
 
 class _SearchQuery(colander.MappingSchema):

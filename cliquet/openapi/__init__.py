@@ -13,6 +13,7 @@ import re
 import threading
 from typing import Any
 
+from cliquet.json_schema import json_value
 from cliquet.openapi.components import HEADERS, components_responses, error_schema
 from cliquet.openapi.resources import (
     PERMISSIONS,
@@ -21,6 +22,7 @@ from cliquet.openapi.resources import (
     resource_schemas,
 )
 from cliquet.openapi.services import cornice_operation
+from cliquet.resource.querystring import Limits
 
 __all__ = ["OPENAPI_VERSION", "build_document", "document"]
 
@@ -106,7 +108,11 @@ def build_document(registry: Any) -> dict[str, Any]:
         if info.resource_cls is not None:
             for kind in ("collection", "record"):
                 resources[f"{info.name}-{kind}"] = (info, kind)
-    schemas: dict[str, Any] = {"Error": error_schema(), "Permissions": PERMISSIONS}
+    schemas: dict[str, Any] = {
+        "Error": error_schema(),
+        "Permissions": PERMISSIONS,
+        "Value": json_value("#/components/schemas/Value"),
+    }
     parameters: dict[str, Any] = {}
     paths: dict[str, Any] = {}
     for service in sorted(registry.cornice_services.values(), key=lambda s: s.name):
@@ -120,7 +126,7 @@ def build_document(registry: Any) -> dict[str, Any]:
                 if p["name"] == "id" and kind == "record":
                     p["schema"] = {"type": "string", "pattern": id_pattern}
             schemas.update(resource_schemas(info, id_pattern))
-            for p in resource_list_parameters(info):
+            for p in resource_list_parameters(info, Limits.from_settings(settings)):
                 parameters[f"{info.name}.{p['name']}"] = p
         if path_parameters:
             item["parameters"] = path_parameters
@@ -131,7 +137,7 @@ def build_document(registry: Any) -> dict[str, Any]:
             if resource is not None:
                 operation = resource_operation(resource[0], resource[1], method)
             else:
-                operation = cornice_operation(service, method, args)
+                operation = cornice_operation(registry, service, method, args)
             operation["operationId"] = _operation_id(service, method)
             item[method.lower()] = operation
         if any(m.lower() in item for m in _DOCUMENTED_METHODS):

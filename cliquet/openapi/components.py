@@ -10,6 +10,7 @@ __all__ = [
     "JSON_PATCH",
     "HEADERS",
     "PRECONDITIONS",
+    "ENTITY_TAGS",
     "TIMESTAMPED",
     "ref",
     "error_schema",
@@ -85,6 +86,16 @@ PRECONDITIONS = {
     "If-Match": "Proceed only if the current ETag is one of these (else 412 errno 114).",
     "If-None-Match": "Proceed only if no listed ETag matches: 304 on reads, 412 on writes; "
     "`*`: only if the record does not exist.",
+}
+
+# What ``cliquet.resource.preconditions`` reads: ``*``, or a list of entity tags, strong or
+# weak, with optional white space and empty elements (RFC 9110 sections 5.6.1, 8.8.3).
+_TAG = '(?:W/)?"[0-9]+"'
+_OWS = "[ \\t]*"
+ENTITY_TAGS = {
+    "type": "string",
+    "pattern": f"^{_OWS}(?:\\*|(?:,{_OWS})*{_TAG}(?:{_OWS},(?:{_OWS},)*{_OWS}{_TAG})*"
+    f"(?:{_OWS},)*){_OWS}$",
 }
 
 # The answers any request may get (docs/PROTOCOL.md): status -> description.

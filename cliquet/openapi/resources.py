@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cliquet.json_schema import json_schema
+from cliquet.json_schema import INTEGER, TEXT, json_schema
 from cliquet.openapi.components import (
+    ENTITY_TAGS,
     JSON,
     JSON_PATCH,
     MERGE_PATCH,
@@ -18,16 +19,20 @@ from cliquet.openapi.components import (
     json_response,
     ref,
 )
+from cliquet.resource.querystring import Limits
+from cliquet.resource.schema import PermissionsSchema
 
 __all__ = ["PERMISSIONS", "resource_schemas", "resource_operation", "resource_list_parameters"]
 
 _FILTER_PREFIXES = ("", "min_", "max_", "lt_", "gt_", "not_", "in_", "exclude_", "like_", "has_")
-_INTEGER_TEXT = "-?[0-9]+"
+# What is trimmed around each entry of ``_sort`` and ``_fields``.
+_SPACE = "[ \\t]*"
+_VALUE = ref("Value")
+# As ``cliquet.resource.schema.PermissionsSchema`` reads them: lists of principals.
+_PRINCIPAL = json_schema(PermissionsSchema().children[0].children[0])
 PERMISSIONS = {
     "type": "object",
-    "properties": {
-        action: {"type": "array", "items": {"type": "string"}} for action in ("read", "write")
-    },
+    "properties": {action: {"type": "array", "items": _PRINCIPAL} for action in ("read", "write")},
     "additionalProperties": False,
 }
 _JSON_PATCH_SCHEMA = {
@@ -37,13 +42,33 @@ _JSON_PATCH_SCHEMA = {
         "type": "object",
         "properties": {
             "op": {"enum": ["add", "remove", "replace", "move", "copy", "test"]},
-            "path": {"type": "string"},
-            "from": {"type": "string"},
-            "value": {},
+            "path": TEXT,
+            "from": TEXT,
+            "value": _VALUE,
         },
         "required": ["op", "path"],
     },
 }
+
+
+def _up_to(bound: str) -> str:
+    """A regular expression of the decimal numbers of ``len(bound)`` digits up to ``bound``."""
+    choices = []
+    for i, digit in enumerate(bound):
+        if digit != "0":
+            lower = "0" if i else "1"
+            if int(digit) - 1 >= int(lower):
+                rest = len(bound) - i - 1
+                choices.append(f"{bound[:i]}[{lower}-{int(digit) - 1}][0-9]{{{rest}}}")
+    choices.append(bound)
+    return "|".join(choices)
+
+
+# A JSON integer (no leading zero) within the signed 64-bit range, as the querystring reads
+# it (``cliquet.resource.querystring``), with or without its sign.
+_MAX = str(2**63 - 1)
+_NATURAL = f"(?:0|[1-9][0-9]{{0,{len(_MAX) - 2}}}|{_up_to(_MAX)})"
+_INTEGER_TEXT = f"(?:{_NATURAL}|-(?:0|[1-9][0-9]{{0,{len(_MAX) - 2}}}|{_up_to(str(2**63))}))"
 
 
 def _query_parameter(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -54,38 +79,51 @@ def _query_parameter(name: str, schema: dict[str, Any], description: str) -> dic
 _ANY_FIELD = r"[A-Za-z0-9_][A-Za-z0-9_-]*"
 
 
-def _list_parameters(fields: list[str], *, open_schema: bool) -> list[dict[str, Any]]:
+def _list_parameters(
+    fields: list[str], *, open_schema: bool, limits: Limits
+) -> list[dict[str, Any]]:
     """What ``cliquet.resource.querystring.parse_query`` reads, for these fields (any field
     of a schemaless resource may be sorted and filtered on: only the declared are listed)."""
-    name = _ANY_FIELD if open_schema else "(?:" + "|".join(map(re.escape, fields)) + ")"
-    name += r"(?:\.[A-Za-z0-9_-]+)*"
-    sort = {"type": "string", "pattern": f"^[-+]?{name}(?:,[-+]?{name})*$"}
-    shown = {"type": "string", "pattern": f"^{name}(?:,{name})*$"}
-    since = {"type": "string", "pattern": f'^(?:{_INTEGER_TEXT}|"[0-9]+")$'}
+    # Dotted into a field's objects, but for id and last_modified (never objects).
+    declared = [f for f in fields if f not in ("id", "last_modified")]
+    nested = r"(?:\.[A-Za-z0-9_-]+)*"
+    name = _ANY_FIELD if open_schema else "(?:" + "|".join(map(re.escape, declared)) + ")"
+    name = f"(?:id|last_modified|{name}{nested})"
+    key = f"{_SPACE}[-+]?{name}{_SPACE}"
+    more = limits.sort_fields - 1
+    sort = {"type": "string", "pattern": f"^{key}(?:,{key}){{0,{more}}}$"}
+    shown = f"{_SPACE}(?:{name})?{_SPACE}"
+    since = {"type": "string", "pattern": f'^(?:{_INTEGER_TEXT}|"{_NATURAL}")$'}
+    limit = {**INTEGER, "minimum": 1}
     parameters = [
-        _query_parameter("_limit", {"type": "integer", "minimum": 1}, "Page size (capped)."),
+        _query_parameter("_limit", limit, "Page size (capped)."),
         _query_parameter("_sort", sort, "Fields, comma-separated; -field: descending."),
-        _query_parameter("_fields", shown, "Fields to answer, comma-separated."),
+        _query_parameter(
+            "_fields",
+            {"type": "string", "pattern": f"^{shown}(?:,{shown})*$"},
+            "Fields to answer, comma-separated.",
+        ),
         _query_parameter("_since", since, "Changes after this timestamp, tombstones included."),
         _query_parameter("_before", since, "Changes before this timestamp."),
-        _query_parameter("_token", {"type": "string"}, "The page a Next-Page URL continues."),
-        _query_parameter("_expected", {"type": "string"}, "Ignored (a cache-buster)."),
+        _query_parameter("_token", TEXT, "The page a Next-Page URL continues."),
+        _query_parameter("_expected", TEXT, "Ignored (a cache-buster)."),
     ]
     for field in fields:
         for prefix in _FILTER_PREFIXES:
-            parameters.append(_filter_parameter(prefix, field))
+            parameters.append(_filter_parameter(prefix, field, limits))
     return parameters
 
 
-def _filter_parameter(prefix: str, field: str) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string"}
+def _filter_parameter(prefix: str, field: str, limits: Limits) -> dict[str, Any]:
+    schema: dict[str, Any] = TEXT
+    more = limits.in_values - 1
     if prefix == "has_":
         schema = {"type": "string", "enum": ["true", "false", "1", "0"]}
     elif prefix in ("in_", "exclude_"):
-        if field == "last_modified":
-            schema = {"type": "string", "pattern": f"^{_INTEGER_TEXT}(,{_INTEGER_TEXT})*$"}
+        value = _INTEGER_TEXT if field == "last_modified" else "[^,\\x00]*"
+        schema = {"type": "string", "pattern": f"^{value}(?:,{value}){{0,{more}}}$"}
     elif field == "last_modified" and prefix != "like_":
-        schema = {"type": "integer"}
+        schema = INTEGER
     what = {
         "": "equal to",
         "min_": "at least",
@@ -118,16 +156,23 @@ def resource_schemas(info: Any, id_pattern: str) -> dict[str, Any]:
     """The component schemas of one resource: what is sent (``<name>``, ``<name>.patch``)
     and what is answered (``<name>.record``)."""
     node = info.resource_cls.schema()
-    sent = json_schema(node)
+    sent = json_schema(node, any_value=_VALUE)
+    # A record as it was read may be sent back: its id is the URL's (if any), its timestamp
+    # is ignored; null is absent.
     ids = {
-        "id": {"type": "string", "pattern": id_pattern},
-        "last_modified": {"type": "integer", "description": "Ignored: the server's."},
+        "id": {"type": ["string", "null"], "pattern": id_pattern},
+        "last_modified": {
+            **INTEGER,
+            "type": ["integer", "null"],
+            "description": "Ignored: the server's.",
+        },
     }
     sent["properties"] = {**ids, **sent["properties"]}
-    patch = json_schema(node, partial=True)
+    patch = json_schema(node, partial=True, any_value=_VALUE)
     patch["properties"] = {**ids, **patch["properties"]}
     record = _loose(sent)
     record["properties"]["deleted"] = {"const": True, "description": "On tombstones."}
+    record["properties"]["id"] = {"type": "string", "pattern": id_pattern}
     record["properties"]["last_modified"] = {"type": "integer"}
     record["required"] = ["id", "last_modified"]
     return {info.name: sent, f"{info.name}.patch": patch, f"{info.name}.record": record}
@@ -136,7 +181,8 @@ def resource_schemas(info: Any, id_pattern: str) -> dict[str, Any]:
 def _body(info: Any, data_schema: str, *, required: bool = True) -> dict[str, Any]:
     properties: dict[str, Any] = {"data": ref(data_schema)}
     if info.shareable:
-        properties["permissions"] = ref("Permissions")
+        # null: none given (a PATCH's null empties them all).
+        properties["permissions"] = {"anyOf": [ref("Permissions"), {"type": "null"}]}
     schema: dict[str, Any] = {
         "type": "object",
         "properties": properties,
@@ -145,7 +191,11 @@ def _body(info: Any, data_schema: str, *, required: bool = True) -> dict[str, An
     if required or not info.shareable:
         schema["required"] = ["data"]
     else:
-        schema["minProperties"] = 1
+        # Changes: the data, or permissions that are not null (none given).
+        schema["anyOf"] = [
+            {"required": ["data"]},
+            {"required": ["permissions"], "properties": {"permissions": {"type": "object"}}},
+        ]
     return schema
 
 
@@ -161,7 +211,7 @@ def resource_operation(info: Any, kind: str, method: str) -> dict[str, Any]:
     """The operation of a resource's collection or record endpoint for ``method``."""
     name = info.name
     parameters: list[dict[str, Any]] = [
-        {"name": h, "in": "header", "schema": {"type": "string"}, "description": text}
+        {"name": h, "in": "header", "schema": ENTITY_TAGS, "description": text}
         for h, text in PRECONDITIONS.items()
     ]
     many = kind == "collection" and method != "POST"
@@ -208,7 +258,9 @@ def resource_operation(info: Any, kind: str, method: str) -> dict[str, Any]:
     return operation
 
 
-def resource_list_parameters(info: Any) -> list[dict[str, Any]]:
+def resource_list_parameters(info: Any, limits: Limits | None = None) -> list[dict[str, Any]]:
     node = info.resource_cls.schema()
     fields = list(dict.fromkeys(["id", "last_modified", *(c.name for c in node.children)]))
-    return _list_parameters(fields, open_schema=bool(node.get_option("preserve_unknown")))
+    return _list_parameters(
+        fields, open_schema=bool(node.get_option("preserve_unknown")), limits=limits or Limits()
+    )
