@@ -325,6 +325,18 @@ def test_record_bodies_say_what_the_service_reads(app, document, data):
     assert response.status_code == (201 if allowed else 400), response.text
 
 
+@pytest.mark.parametrize("sent", ["", 5, "0c9a3f1e-4d3b-4c8e-9a57-2b6f0d1e8a44", None])
+def test_a_patch_ignores_the_id_it_is_sent_as_the_document_says(app, document, sent):
+    created = app.post_json("/v1/articles", {"data": {"title": "t"}}, headers=basic_auth())
+    record_id = created.json["data"]["id"]
+    schema = document["components"]["schemas"]["article.patch"]
+    assert _allows(document, schema, {"id": sent, "title": "u"})
+    response = app.patch_json(
+        f"/v1/articles/{record_id}", {"data": {"id": sent, "title": "u"}}, headers=basic_auth()
+    )
+    assert response.json["data"]["id"] == record_id
+
+
 def test_response_headers(document):
     assert set(document["components"]["headers"]) == {
         "ETag",

@@ -169,7 +169,9 @@ def resource_schemas(info: Any, id_pattern: str) -> dict[str, Any]:
     }
     sent["properties"] = {**ids, **sent["properties"]}
     patch = json_schema(node, partial=True, any_value=_VALUE)
-    patch["properties"] = {**ids, **patch["properties"]}
+    # A PATCH ignores the id it is sent (the URL says which record).
+    ignored_id = {**_VALUE, "description": "Ignored: the URL's."}
+    patch["properties"] = {**ids, "id": ignored_id, **patch["properties"]}
     record = _loose(sent)
     record["properties"]["deleted"] = {"const": True, "description": "On tombstones."}
     record["properties"]["id"] = {"type": "string", "pattern": id_pattern}
