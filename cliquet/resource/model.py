@@ -44,6 +44,15 @@ class Model:
             self.collection_id, self.parent_id if parent_id is None else parent_id
         )
 
+    @property
+    def _naming(self) -> dict[str, Any]:
+        """What every storage call of this model is given: its field names and ``auth``."""
+        return {
+            "auth": self.auth,
+            "id_field": self.id_field,
+            "modified_field": self.modified_field,
+        }
+
     def lock(self, parent_id: str | None = None) -> None:
         """Hold the collection for this request's writes (see ``StorageBase.lock_collection``)."""
         self.storage.lock_collection(
@@ -69,9 +78,7 @@ class Model:
             limit=limit,
             include_deleted=include_deleted,
             deleted_field=self.deleted_field,
-            auth=self.auth,
-            id_field=self.id_field,
-            modified_field=self.modified_field,
+            **self._naming,
         )
 
     def count_records(
@@ -83,9 +90,7 @@ class Model:
             self.parent_id if parent_id is None else parent_id,
             filters=list(filters or []),
             deleted_field=self.deleted_field,
-            auth=self.auth,
-            id_field=self.id_field,
-            modified_field=self.modified_field,
+            **self._naming,
         )
 
     def get_records(
@@ -124,9 +129,7 @@ class Model:
             pagination_rules=[list(r) for r in pagination_rules or []],
             limit=limit,
             deleted_field=self.deleted_field,
-            auth=self.auth,
-            id_field=self.id_field,
-            modified_field=self.modified_field,
+            **self._naming,
         )
 
     def get_record(self, record_id: str, parent_id: str | None = None) -> dict[str, Any]:
@@ -135,9 +138,7 @@ class Model:
             self.collection_id,
             self.parent_id if parent_id is None else parent_id,
             record_id,
-            auth=self.auth,
-            id_field=self.id_field,
-            modified_field=self.modified_field,
+            **self._naming,
         )
 
     def create_record(
@@ -153,9 +154,7 @@ class Model:
             record,
             id_generator=self.id_generator,
             unique_fields=unique_fields,
-            auth=self.auth,
-            id_field=self.id_field,
-            modified_field=self.modified_field,
+            **self._naming,
         )
 
     def update_record(
@@ -171,9 +170,7 @@ class Model:
             record[self.id_field],
             record,
             unique_fields=unique_fields,
-            auth=self.auth,
-            id_field=self.id_field,
-            modified_field=self.modified_field,
+            **self._naming,
         )
 
     def delete_record(
@@ -188,8 +185,6 @@ class Model:
             self.parent_id if parent_id is None else parent_id,
             record[self.id_field],
             deleted_field=self.deleted_field,
-            auth=self.auth,
             last_modified=last_modified,
-            id_field=self.id_field,
-            modified_field=self.modified_field,
+            **self._naming,
         )
