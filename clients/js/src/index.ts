@@ -1,0 +1,11 @@
+export { Client, type ClientOptions, type ServerInfo } from "./client.js";
+export { Resource, type ListOptions, type ReadOptions, type StoredRecord, type SyncOptions } from "./resource.js";
+export { Strategy, type Conflict, type SyncError, type SyncResult } from "./sync.js";
+export { BackoffError, NetworkError, RecordError, ServerError } from "./errors.js";
+export { matcher, toQuerystring, type Query, type Operator } from "./filters.js";
+export { MemoryAdapter, MemoryStore } from "./stores/memory.js";
+export { IndexedDBAdapter, IndexedDBStore } from "./stores/indexeddb.js";
+export { LocalforageAdapter, LocalforageStore, type LocalforageLike } from "./stores/localforage.js";
+export type { Auth } from "./http.js";
+export type { ClientEvents } from "./events.js";
+export type { Decision, LocalRecord, Record_ as Record, Status, Store, StoreAdapter } from "./types.js";
