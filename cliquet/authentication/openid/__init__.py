@@ -1,0 +1,381 @@
+"""OpenID Connect: accounts of an identity provider, as bearer tokens (the ``oidc`` extra).
+
+A policy per provider, named in ``multiauth.policies`` and configured by its
+``multiauth.policy.<name>.*`` settings::
+
+    multiauth.policies = myprovider basicauth
+    multiauth.policy.myprovider.use = cliquet.authentication.openid.OpenIDConnectPolicy
+    multiauth.policy.myprovider.issuer = https://accounts.example.com
+    multiauth.policy.myprovider.client_id = ...
+    multiauth.policy.myprovider.client_secret = ...
+    multiauth.policy.myprovider.audience = ...        # verify JWTs here, against the JWKS
+
+A request carrying ``Authorization: Bearer <token>`` is the user ``<name>:<sub>`` (or another
+claim: ``userid_field``) once the provider vouches for the token: locally, when an
+``audience`` is set and the token is a JWT (signature by the provider's keys, issuer, audience,
+expiry); by RFC 7662 introspection when ``introspect = true`` and the provider offers it; by
+its userinfo endpoint otherwise. The answer is kept in ``registry.cache`` for
+``verification_ttl_seconds`` (a revoked token is refused once that time has passed), under an
+HMAC of the token keyed by ``cliquet.userid_hmac_secret``: the cache never holds a token.
+
+A token this provider does not vouch for is refused (401 errno 105), except a JWT of another
+issuer, left to the other policies (and anonymous if none takes it). A provider that cannot
+be reached answers 503 errno 201 with ``Retry-After``: the client may retry, and is not told
+its token is wrong.
+
+``cliquet.includes = cliquet.authentication.openid`` adds the login views
+(:mod:`cliquet.authentication.openid.views`) and the hello view's ``openid`` capability.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+import jwt
+from pyramid.authentication import CallbackAuthenticationPolicy
+from pyramid.exceptions import ConfigurationError
+from pyramid.httpexceptions import HTTPServiceUnavailable, HTTPUnauthorized
+from pyramid.settings import asbool, aslist
+
+from cliquet.authentication import hmac_digest
+from cliquet.authentication.openid.provider import (
+    Provider,
+    ProviderUnavailable,
+    TokenRejected,
+    verify_jwt,
+)
+from cliquet.cache import CacheBase
+from cliquet.errors import ERRORS, http_error
+
+__all__ = [
+    "OpenIDConnectPolicy",
+    "ProviderUnavailable",
+    "TokenRejected",
+    "includeme",
+    "openid_policies",
+]
+
+logger = logging.getLogger(__name__)
+
+# RFC 6750 b64token: what a bearer token may be made of. Anything else is not a token.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# Longest token looked at: provider tokens are a few hundred bytes to a few KiB.
+MAX_TOKEN_LENGTH = 8192
+# Longest user id claim kept; user ids end up in storage keys and logs.
+_MAX_USERID_LENGTH = 256
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_HEADER_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*")
+
+_UNAVAILABLE_MESSAGE = "The identity provider is unavailable; retry later."
+
+
+class _NotOurs(Exception):
+    """A token of another issuer: for another policy to judge."""
+
+
+def _seconds(key: str, value: Any, *, minimum: float = 0) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not seconds >= minimum:  # NaN too
+        raise ConfigurationError(
+            f"OpenIDConnectPolicy: {key} is {value!r}; expected seconds, at least {minimum}."
+        )
+    return seconds
+
+
+class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
+    """Authenticate bearer tokens of one OpenID Connect provider.
+
+    Built by pyramid_multiauth from the ``multiauth.policy.<name>.*`` settings (strings);
+    ``<name>`` prefixes the user ids. A wrong value stops start-up.
+
+    :param issuer: the provider's issuer URL (discovery is read from it, when first needed).
+    :param client_id: the service's client id at the provider (login views, introspection).
+    :param client_secret: the service's client secret (login views, introspection).
+    :param audience: when set, JWTs are verified locally and must name it in ``aud``.
+    :param userid_field: the claim that is the user id (``sub``: stable and unique).
+    :param header_type: the ``Authorization`` scheme read (``Bearer``).
+    :param verification_ttl_seconds: how long a verified token is taken without asking again.
+    :param timeout_seconds: bound of each call to the provider.
+    :param metadata_ttl_seconds: how long discovery and keys are kept.
+    :param jwks_refresh_seconds: least time between two fetches of the keys on unknown ones.
+    :param leeway_seconds: clock skew allowed on ``exp``/``nbf``/``iat``.
+    :param introspect: verify by RFC 7662 introspection when the provider offers it.
+    :param scope: scopes the login view asks for when the client names none.
+    :param login_callback_urls: patterns (``fnmatch``) of the URLs the login views may hand
+        tokens to; none: the login views refuse every callback.
+    :param state_ttl_seconds: how long a login may take between the two views.
+    :param realm: the realm of ``WWW-Authenticate``.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str = "",
+        client_id: str = "",
+        client_secret: str = "",
+        audience: str = "",
+        userid_field: str = "sub",
+        header_type: str = "Bearer",
+        verification_ttl_seconds: Any = 300,
+        timeout_seconds: Any = 5,
+        metadata_ttl_seconds: Any = 3600,
+        jwks_refresh_seconds: Any = 10,
+        leeway_seconds: Any = 0,
+        introspect: Any = False,
+        scope: str = "openid",
+        login_callback_urls: Any = "",
+        state_ttl_seconds: Any = 600,
+        realm: str = "",
+        **unknown: Any,
+    ) -> None:
+        if unknown:
+            raise ConfigurationError(
+                f"OpenIDConnectPolicy: unknown setting(s) {', '.join(sorted(unknown))}."
+            )
+        if not issuer.startswith(("https://", "http://")):
+            raise ConfigurationError(
+                f"OpenIDConnectPolicy: issuer is {issuer!r}; expected the provider's URL."
+            )
+        if not _HEADER_TYPE.fullmatch(header_type):
+            raise ConfigurationError(
+                f"OpenIDConnectPolicy: header_type is {header_type!r}; expected a scheme name."
+            )
+        if not userid_field.strip():
+            raise ConfigurationError("OpenIDConnectPolicy: userid_field is empty.")
+        self.issuer = issuer
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.audience = audience
+        self.userid_field = userid_field
+        self.header_type = header_type
+        self.verification_ttl = _seconds("verification_ttl_seconds", verification_ttl_seconds)
+        self.timeout = _seconds("timeout_seconds", timeout_seconds, minimum=0.01)
+        self.leeway = _seconds("leeway_seconds", leeway_seconds)
+        self.introspect = asbool(introspect)
+        self.scope = scope
+        self.login_callback_urls = aslist(login_callback_urls)
+        self.state_ttl = _seconds("state_ttl_seconds", state_ttl_seconds, minimum=1)
+        self.realm = realm or issuer
+        self._metadata_ttl = _seconds("metadata_ttl_seconds", metadata_ttl_seconds, minimum=1)
+        self._jwks_refresh = _seconds("jwks_refresh_seconds", jwks_refresh_seconds)
+        self._providers: dict[str, Provider] = {}
+        self.callback = None
+
+    def __repr__(self) -> str:
+        return f"OpenIDConnectPolicy({self.name!r}, issuer={self.issuer!r})"
+
+    @property
+    def name(self) -> str:
+        """The policy's name in ``multiauth.policies`` (the prefix of its user ids)."""
+        return getattr(self, "_pyramid_multiauth_name", None) or "openid"
+
+    @property
+    def provider(self) -> Provider:
+        """The provider, named after the policy (known once pyramid_multiauth named it)."""
+        provider = self._providers.get(self.name)
+        if provider is None:
+            provider = self._providers[self.name] = Provider(
+                self.issuer,
+                cache_prefix=f"openid:{self.name}:",
+                timeout_seconds=self.timeout,
+                metadata_ttl_seconds=self._metadata_ttl,
+                jwks_refresh_seconds=self._jwks_refresh,
+            )
+        return provider
+
+    @property
+    def openapi_security_scheme(self) -> dict[str, Any]:
+        """How ``/__api__`` describes this policy."""
+        if self.header_type.lower() == "bearer":
+            return {"type": "http", "scheme": "bearer", "description": f"{self.issuer}"}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": f"`{self.header_type} <token>` of {self.issuer}.",
+        }
+
+    # Pyramid's authentication policy ---------------------------------------------------------
+
+    def unauthenticated_userid(self, request: Any) -> str | None:
+        environ_key = f"cliquet.openid_userid.{self.name}"
+        if environ_key in request.environ:
+            return request.environ[environ_key]  # type: ignore[no-any-return]
+        userid = None
+        token = self._read_token(request)
+        if token is not None:
+            userid = self._userid(request, token)
+        request.environ[environ_key] = userid
+        return userid
+
+    def remember(self, request: Any, userid: Any, **kw: Any) -> list[tuple[str, str]]:
+        return []
+
+    def forget(self, request: Any) -> list[tuple[str, str]]:
+        return [("WWW-Authenticate", f'{self.header_type} realm="{self.realm}"')]
+
+    # The token -------------------------------------------------------------------------------
+
+    def _read_token(self, request: Any) -> str | None:
+        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != self.header_type.lower():
+            return None
+        token = token.strip()
+        if not token:
+            raise self._refuse(request, "The token is empty.")
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise self._refuse(request, f"The token is over {MAX_TOKEN_LENGTH} characters.")
+        if not _TOKEN.fullmatch(token):
+            raise self._refuse(request, "The token holds characters no token has.")
+        return token
+
+    def _userid(self, request: Any, token: str) -> str | None:
+        cache: CacheBase = request.registry.cache
+        secret = request.registry.settings.get("cliquet.userid_hmac_secret", "")
+        key = f"openid:{self.name}:token:{hmac_digest(secret, token)}"
+        cached = cache.get(key)
+        if isinstance(cached, str):
+            return cached
+        try:
+            claims = self.verify(cache, token)
+        except _NotOurs:
+            return None
+        except TokenRejected as e:
+            raise self._refuse(request, str(e)) from None
+        except ProviderUnavailable as e:
+            logger.warning("openid.provider_unavailable: %s: %s", self.name, e)
+            raise http_error(
+                HTTPServiceUnavailable(), errno=ERRORS.BACKEND, message=_UNAVAILABLE_MESSAGE
+            ) from None
+        value = claims.get(self.userid_field)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if (
+            not isinstance(value, str)
+            or not value.strip()
+            or len(value) > _MAX_USERID_LENGTH
+            or _CONTROL_CHARACTERS.search(value)
+        ):
+            raise self._refuse(request, f"The provider gives no usable {self.userid_field!r}.")
+        userid = f"{self.name}:{value}"
+        ttl = self.verification_ttl
+        expires = claims.get("exp")
+        if isinstance(expires, (int, float)) and not isinstance(expires, bool):
+            ttl = min(ttl, expires - time.time())
+        if ttl > 0:
+            cache.set(key, userid, ttl=ttl)
+        return userid
+
+    def verify(self, cache: CacheBase, token: str) -> dict[str, Any]:
+        """The claims the provider vouches for with ``token``.
+
+        :raises TokenRejected: it does not vouch for it.
+        :raises ProviderUnavailable: it cannot say.
+        """
+        provider = self.provider
+        if self.introspect:
+            endpoint = provider.endpoint(cache, "introspection_endpoint")
+            if endpoint is not None:
+                return self._introspect(endpoint, token)
+        if self.audience and token.count(".") == 2:
+            if _unverified_issuer(token) not in (None, self.issuer):
+                raise _NotOurs()
+            return verify_jwt(
+                token,
+                lambda refresh: provider.keys(cache, refresh=refresh),
+                issuer=self.issuer,
+                audience=self.audience,
+                algorithms=provider.algorithms(cache),
+                leeway_seconds=self.leeway,
+            )
+        return self._userinfo(cache, token)
+
+    def _userinfo(self, cache: CacheBase, token: str) -> dict[str, Any]:
+        endpoint = self.provider.metadata(cache)["userinfo_endpoint"]
+        status, claims = self.provider.call(
+            "GET", endpoint, headers={"Authorization": f"Bearer {token}"}
+        )
+        if status in (400, 401, 403):
+            raise TokenRejected("The provider does not vouch for this token.")
+        if status != 200 or not isinstance(claims, dict):
+            raise ProviderUnavailable(f"{endpoint} answered {status}, not the user's claims.")
+        return claims
+
+    def _introspect(self, endpoint: str, token: str) -> dict[str, Any]:
+        status, answer = self.provider.call(
+            "POST",
+            endpoint,
+            data={"token": token, "token_type_hint": "access_token"},
+            auth=(self.client_id, self.client_secret),
+        )
+        if status != 200 or not isinstance(answer, dict):
+            raise ProviderUnavailable(f"{endpoint} answered {status}, not an introspection.")
+        if answer.get("active") is not True:
+            raise TokenRejected("The provider says the token is not active.")
+        expires = answer.get("exp")
+        if isinstance(expires, (int, float)) and expires + self.leeway < time.time():
+            raise TokenRejected("The token has expired.")
+        if answer.get("iss", self.issuer) != self.issuer:
+            raise TokenRejected("The token is of another issuer.")
+        audiences = answer.get("aud")
+        if self.audience and audiences is not None:
+            if isinstance(audiences, str):
+                audiences = [audiences]
+            if not isinstance(audiences, list) or self.audience not in audiences:
+                raise TokenRejected("The token is meant for another audience.")
+        return answer
+
+    def _refuse(self, request: Any, message: str) -> HTTPUnauthorized:
+        error = http_error(HTTPUnauthorized(), errno=ERRORS.INVALID_AUTH_TOKEN, message=message)
+        error.headers["WWW-Authenticate"] = (
+            f'{self.header_type} realm="{self.realm}", error="invalid_token"'
+        )
+        return error
+
+    def valid_callback(self, url: str) -> bool:
+        """Whether the login views may hand tokens to ``url``."""
+        import fnmatch
+
+        return any(fnmatch.fnmatchcase(url, pattern) for pattern in self.login_callback_urls)
+
+
+def _unverified_issuer(token: str) -> str | None:
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+    return issuer if isinstance(issuer, str) else None
+
+
+def openid_policies(
+    settings: dict[str, Any], maybe_dotted: Any
+) -> list[tuple[str, dict[str, Any]]]:
+    """The names and settings of the OpenID Connect policies of ``multiauth.policies``."""
+    found = []
+    for name in aslist(settings.get("multiauth.policies", "")):
+        use = settings.get(f"multiauth.policy.{name}.use")
+        if not use:
+            continue
+        try:
+            factory = maybe_dotted(use)
+        except (ImportError, AttributeError, ValueError):
+            continue  # pyramid_multiauth reports it
+        if isinstance(factory, type) and issubclass(factory, OpenIDConnectPolicy):
+            prefix = f"multiauth.policy.{name}."
+            found.append(
+                (name, {k[len(prefix) :]: v for k, v in settings.items() if k.startswith(prefix)})
+            )
+    return found
+
+
+def includeme(config: Any) -> None:
+    """Add the login views and the ``openid`` capability of the hello view."""
+    from cliquet.authentication.openid import views
+
+    views.includeme(config)

@@ -1,0 +1,148 @@
+"""A provider that is down, slow or answers garbage: 503 errno 201, never 500 nor 401."""
+
+import json
+import socket
+
+import pytest
+
+from cliquet.testing.web import basic_auth
+from tests.openid.conftest import CALLBACK, CLIENT_ID, bearer, openid_app, serve_in_thread
+
+
+def unavailable(response):
+    assert response.status_code == 503, response.text
+    assert response.content_type == "application/json"
+    assert response.json["errno"] == 201
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Traceback" not in response.text
+
+
+def _garbage_provider(environ, start_response):
+    """A provider whose every answer is wrong in the way its first path segment names."""
+    mode, _, rest = environ["PATH_INFO"].strip("/").partition("/")
+    base = f"http://{environ['HTTP_HOST']}/{mode}"
+    document = {
+        "issuer": base,
+        "jwks_uri": f"{base}/jwks",
+        "userinfo_endpoint": f"{base}/userinfo",
+        "authorization_endpoint": f"{base}/authorize",
+        "token_endpoint": f"{base}/token",
+    }
+    status, body = "200 OK", json.dumps({"keys": []}).encode()
+    if rest == ".well-known/openid-configuration":
+        if mode == "wrong-issuer":
+            document["issuer"] = "https://elsewhere.example"
+        if mode == "no-jwks":
+            del document["jwks_uri"]
+        if mode == "bad-endpoint":
+            document["userinfo_endpoint"] = "file:///etc/passwd"
+        if mode == "huge":  # a valid document, but of 2 MiB
+            document["padding"] = "x" * (2 << 20)
+        body = {
+            "html": b"<html>Service Unavailable</html>",
+            "list": b"[]",
+            "500": b"{}",
+        }.get(mode, json.dumps(document).encode())
+        if mode == "500":
+            status = "500 Internal Server Error"
+    elif rest == "jwks" and mode == "jwks-garbage":
+        body = b'{"keys": "none"}'
+    elif rest == "userinfo":
+        body = {"userinfo-garbage": b"nope", "userinfo-list": b"[]"}.get(mode, b"{}")
+        if mode == "userinfo-500":
+            status = "502 Bad Gateway"
+    elif rest == "token":
+        body = {"token-garbage": b"nope", "token-no-access": b'{"id_token": "x"}'}.get(mode, b"")
+    start_response(status, [("Content-Type", "application/json")])
+    return [body]
+
+
+@pytest.fixture(scope="module")
+def garbage():
+    with serve_in_thread(_garbage_provider) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def silent():
+    """A provider that takes connections and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_start_up_needs_no_provider(free_port):
+    app = openid_app(f"http://127.0.0.1:{free_port}")
+    assert "user" not in app.get("/v1/").json
+    assert app.get("/v1/", headers=basic_auth()).json["user"]["id"].startswith("basicauth:")
+
+
+@pytest.mark.parametrize("audience", ["", CLIENT_ID])
+def test_a_provider_that_is_down_is_503(free_port, audience):
+    app = openid_app(f"http://127.0.0.1:{free_port}", audience=audience)
+    unavailable(app.get("/v1/articles", headers=bearer("a-token"), expect_errors=True))
+    unavailable(app.get("/v1/", headers=bearer("a.b.c"), expect_errors=True))
+
+
+def test_a_provider_that_never_answers_is_503(silent):
+    app = openid_app(silent, timeout_seconds="0.2")
+    unavailable(app.get("/v1/articles", headers=bearer("a-token"), expect_errors=True))
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "html",
+        "huge",
+        "list",
+        "500",
+        "wrong-issuer",
+        "no-jwks",
+        "bad-endpoint",
+        "userinfo-garbage",
+        "userinfo-list",
+        "userinfo-500",
+    ],
+)
+def test_a_provider_answering_garbage_is_503(garbage, mode):
+    app = openid_app(f"{garbage}/{mode}")
+    unavailable(app.get("/v1/articles", headers=bearer("a-token"), expect_errors=True))
+
+
+def test_a_key_set_that_is_garbage_is_503(garbage, provider):
+    app = openid_app(f"{garbage}/jwks-garbage", audience=CLIENT_ID)
+    token = provider.sign(iss=f"{garbage}/jwks-garbage")
+    unavailable(app.get("/v1/articles", headers=bearer(token), expect_errors=True))
+
+
+def test_the_login_view_with_the_provider_down_is_503(free_port):
+    app = openid_app(f"http://127.0.0.1:{free_port}")
+    response = app.get("/v1/openid/mock/login", params={"callback": CALLBACK}, status=503)
+    unavailable(response)
+
+
+@pytest.mark.parametrize("mode", ["token-garbage", "token-no-access"])
+def test_a_token_endpoint_answering_garbage_is_503(garbage, mode):
+    app = openid_app(f"{garbage}/{mode}")
+    response = app.get("/v1/openid/mock/login", params={"callback": CALLBACK}, status=307)
+    state = response.headers["Location"].split("state=")[1]
+    params = {"state": state, "code": "a-code"}
+    unavailable(app.get("/v1/openid/mock/token", params=params, status=503))
+
+
+def test_the_provider_back_up_is_used_again(provider):
+    """Nothing of an outage is kept: the first answer after it is taken."""
+    from tests.openid.conftest import LoopbackProvider
+
+    app = openid_app(provider.issuer)
+    token = LoopbackProvider(provider.issuer).tokens("alice")["access_token"]
+    from cliquet.authentication.openid.provider import Provider, ProviderUnavailable
+
+    def down(self, method, url, **kwargs):
+        raise ProviderUnavailable("down")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Provider, "call", down)
+        unavailable(app.get("/v1/", headers=bearer(token), expect_errors=True))
+    assert app.get("/v1/", headers=bearer(token)).json["user"] == {"id": "mock:alice"}
