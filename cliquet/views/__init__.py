@@ -11,8 +11,9 @@ __all__ = ["make_service", "includeme"]
 
 
 def includeme(config: Any) -> None:
-    from cliquet.views import batch, errors, service
+    from cliquet.views import batch, client, errors, service
 
     service.includeme(config)
     batch.includeme(config)
+    client.includeme(config)
     errors.includeme(config)

@@ -77,7 +77,7 @@ def test_an_extension_then_a_backend_are_wired_and_the_tests_pass(project):
         ],
     )
     assert check.returncode == 0, check.stderr
-    assert check.stdout.splitlines() == ["cliquet_riak.cache", "['stats']"]
+    assert check.stdout.splitlines() == ["cliquet_riak.cache", "['client', 'stats']"]
 
     tests = serve_check(
         project, ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]

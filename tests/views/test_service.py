@@ -57,7 +57,7 @@ def test_hello_values_come_from_settings_and_version(app):
     assert body["project_docs"] == ""
     assert body["url"] == "http://localhost/v1/"
     assert body["settings"] == {"batch_max_requests": 25, "readonly": False}
-    assert body["capabilities"] == {}
+    assert set(body["capabilities"]) == {"client"}  # the runtime serves the JavaScript client
 
 
 def test_hello_shows_public_settings_as_configured():
@@ -86,6 +86,7 @@ def test_hello_lists_declared_capabilities():
         )
 
     body = build_app(setup=setup).get("/v1/").json
+    del body["capabilities"]["client"]  # the runtime's own (tests/test_client_serving.py)
     assert body["capabilities"] == {
         "history": {"description": "Track changes", "url": "https://docs.example.org", "depth": 3}
     }

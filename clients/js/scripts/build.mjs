@@ -21,6 +21,7 @@ async function bundle(outdir) {
     target: "es2020",
     banner: { js: banner },
     legalComments: "none",
+    minify: true,
     logLevel: "warning",
   };
   await esbuild.build({ ...common, format: "esm", outfile: join(outdir, "cliquet-client.mjs") });
