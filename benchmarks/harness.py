@@ -306,10 +306,11 @@ def pinned(command: list[str], cpu: int | None) -> list[str]:
 
 @dataclasses.dataclass(frozen=True)
 class Placement:
-    """Where servers run: waitress threads, and the core (None: anywhere)."""
+    """How servers run: waitress threads, the core (None: anywhere), and ours' source tree."""
 
     threads: int = 4
     cpu: int | None = None
+    source: pathlib.Path = ROOT  # where `cliquet` and `tests` are imported from
 
 
 def start_cliquet(tmp: pathlib.Path, database: str | None, placement: Placement) -> Server:
@@ -320,12 +321,13 @@ def start_cliquet(tmp: pathlib.Path, database: str | None, placement: Placement)
             env[f"CLIQUET_{component.upper()}_BACKEND"] = f"cliquet.{component}.postgresql"
             env[f"CLIQUET_{component.upper()}_URL"] = PG_URL.format(database)
         env["CLIQUET_MIGRATE_ON_STARTUP"] = "true"
+    env["PYTHONPATH"] = str(placement.source)  # ahead of the editable install
     port, log = free_port(), tmp / "cliquet.log"
     command = [sys.executable, "-c", CLIQUET_SERVER, HOST, str(port), str(placement.threads)]
     with open(log, "wb") as out:
         process = subprocess.Popen(
             pinned(command, placement.cpu),
-            cwd=ROOT,
+            cwd=placement.source,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=out,
@@ -527,6 +529,35 @@ def fill(server: Server, count: int) -> None:
         fill_over_http(server, count)
     else:
         bulk_load(server, count)
+
+
+def export(ref: str, into: pathlib.Path) -> str:
+    """The packages ours serves, as of commit ``ref``, written to ``into``; its hash."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.Popen(
+        ["git", "archive", sha, "cliquet", "tests"], cwd=ROOT, stdout=subprocess.PIPE
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise RuntimeError(f"git archive {ref} failed")
+    return sha
+
+
+def describe_working_tree() -> str:
+    """The commit of the working tree, and whether ``cliquet/`` differs from it."""
+
+    def git(*words: str) -> str:
+        return subprocess.run(
+            ["git", *words], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "cliquet", "tests")
+    return f"working tree of {git('rev-parse', '--short', 'HEAD')}" + (
+        " with uncommitted changes in cliquet/ or tests/" if dirty else ""
+    )
 
 
 def versions(kinto_python: str) -> tuple[str, str]:

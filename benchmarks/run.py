@@ -55,7 +55,8 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-import harness  # noqa: E402  (a sibling module, not a package)
+import harness  # noqa: E402  (sibling modules, not a package)
+import report  # noqa: E402
 from harness import Answer, Request, Server, Session  # noqa: E402
 
 LIST_PAGE = 20
@@ -388,9 +389,21 @@ def ms(figures: dict) -> str:
 
 def main(args: argparse.Namespace) -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    placement = harness.Placement(args.threads, args.server_cpu)
+    with tempfile.TemporaryDirectory() as source:
+        if args.ref is None:
+            placement = harness.Placement(args.threads, args.server_cpu)
+            served = harness.describe_working_tree()
+        else:
+            sha = harness.export(args.ref, pathlib.Path(source))
+            placement = harness.Placement(args.threads, args.server_cpu, pathlib.Path(source))
+            served = f"commit {sha}"
+        measure(args, placement, served)
+
+
+def measure(args: argparse.Namespace, placement: harness.Placement, served: str) -> None:
     harness.pin_self(args.client_cpu)
     ours, peer = harness.versions(args.kinto_python)
+    ours += f", {served}"
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "versions": [ours, peer],
@@ -418,8 +431,6 @@ def main(args: argparse.Namespace) -> None:
             print(f"load average {harness.load_average()}", flush=True)
     meta["load_average_end"] = harness.load_average()
     meta["seconds"] = round(time.perf_counter() - began)
-    import report  # noqa: PLC0415  (a sibling module; matplotlib is needed only here)
-
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmark.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -507,6 +518,12 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=1,
         help="core of the load generator, -1: any (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ref",
+        default=None,
+        help="serve ours from this commit (git archive) instead of the working tree, which "
+        "others' uncommitted changes may share (default: the working tree)",
     )
     parser.add_argument("--skip-throughput", action="store_true", help="only the scaling run")
     parser.add_argument("--skip-scaling", action="store_true", help="only the throughput run")
