@@ -162,10 +162,20 @@ def setup_permission(config: Any) -> None:
 
 def setup_authentication(config: Any) -> None:
     """Authenticate through the policies of ``multiauth.policies`` (pyramid_multiauth)."""
+    from cliquet.authentication import weak_userid_hmac_secret
+
     settings = config.get_settings()
-    if not settings.get("cliquet.userid_hmac_secret"):
+    required = bool(settings.get("cliquet.userid_hmac_secret_required"))
+    problem = weak_userid_hmac_secret(settings, required=required)
+    if problem and required:
+        raise SettingError(
+            "cliquet.userid_hmac_secret",
+            f"{problem}, and basic auth is in multiauth.policies",
+            expected="a long random string (or a provider instead of basic auth)",
+        )
+    if problem:
         config.registry.startup_warnings.append(
-            "cliquet.userid_hmac_secret is empty: basic-auth user ids are guessable. Set it."
+            f"cliquet.userid_hmac_secret {problem}: basic-auth user ids are guessable. Set it."
         )
     try:
         config.include("pyramid_multiauth")

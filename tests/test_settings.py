@@ -78,6 +78,8 @@ def test_every_default_setting_can_be_overridden_by_environment(monkeypatch, nam
         value, expected = "https", "https"
     else:
         value, expected = "from-env", "from-env"
+    if name == "cliquet.userid_hmac_secret_required":
+        monkeypatch.setenv("CLIQUET_USERID_HMAC_SECRET", "a-long-random-secret-of-the-test")
     monkeypatch.setenv(env_variable_name(name), value)
     settings = initialized({name: "something-else"} if name.endswith("_url") else {})
     assert settings[name] == expected

@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pyramid.authentication import BasicAuthAuthenticationPolicy as _PyramidBasicAuth
@@ -31,6 +32,7 @@ __all__ = [
     "basicauth_userid",
     "hmac_digest",
     "read_basic_credentials",
+    "weak_userid_hmac_secret",
 ]
 
 
@@ -45,6 +47,50 @@ def basicauth_userid(secret: str, username: str, password: str) -> str:
 
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+# What a secret is when someone copied an example instead of making one.
+_PLACEHOLDER_SECRETS = frozenset(
+    ("...", "changeme", "change-me", "change_me", "secret", "xxx", "todo", "<secret>", "none")
+)
+# Shortest secret taken when one is required: a long random string, say the docs.
+MIN_SECRET_LENGTH = 16
+
+
+def weak_userid_hmac_secret(settings: Mapping[str, Any], *, required: bool = False) -> str | None:
+    """What is wrong with ``cliquet.userid_hmac_secret`` for the basic-auth policies.
+
+    ``None`` when no policy of ``multiauth.policies`` is basic auth (an OpenID Connect
+    service needs no such secret) or the secret is fine. Empty is always wrong; when
+    ``required`` (``cliquet.userid_hmac_secret_required``, set by a generated
+    ``production.ini``), a placeholder (``...``, ``changeme``) or a short secret too.
+    """
+    if not _uses_basic_auth(settings):
+        return None
+    secret = str(settings.get("cliquet.userid_hmac_secret") or "")
+    if not secret.strip():
+        return "is empty"
+    if not required:
+        return None
+    if secret.strip().lower() in _PLACEHOLDER_SECRETS:
+        return f"is the placeholder {secret!r}"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def _uses_basic_auth(settings: Mapping[str, Any]) -> bool:
+    from pyramid.path import DottedNameResolver
+
+    resolver = DottedNameResolver()
+    for name in str(settings.get("multiauth.policies") or "").split():
+        use = settings.get(f"multiauth.policy.{name}.use")
+        try:
+            factory = resolver.maybe_resolve(use) if use else None
+        except (ImportError, AttributeError, ValueError):
+            continue  # pyramid_multiauth says what is wrong with it
+        if isinstance(factory, type) and issubclass(factory, _PyramidBasicAuth):
+            return True
+    return False
 
 
 class InvalidCredentials(ValueError):

@@ -19,7 +19,9 @@ def test_production_ini_holds_no_secret_nor_url(ini_settings):
         assert settings[name] == "", name
 
 
-def test_production_ini_reads_them_from_the_environment(monkeypatch, ini_settings):
+@pytest.fixture
+def production_urls(monkeypatch):
+    """The URLs production.ini leaves to the environment, set there: (database, cache)."""
     database = "postgresql://user:password@db.invalid/{{ cookiecutter.package_name }}"
 {%- if cookiecutter.production_cache == "redis" %}
     cache = "redis://cache.invalid:6379/0"
@@ -29,6 +31,13 @@ def test_production_ini_reads_them_from_the_environment(monkeypatch, ini_setting
     monkeypatch.setenv("CLIQUET_STORAGE_URL", database)
     monkeypatch.setenv("CLIQUET_PERMISSION_URL", database)
     monkeypatch.setenv("CLIQUET_CACHE_URL", cache)
+    return database, cache
+
+
+def test_production_ini_reads_them_from_the_environment(
+    monkeypatch, ini_settings, production_urls
+):
+    database, cache = production_urls
     monkeypatch.setenv("CLIQUET_USERID_HMAC_SECRET", "from-the-environment")
     # The backends connect lazily: building the application needs no server.
     settings = main({}, **ini_settings("production.ini")).registry.settings
@@ -37,18 +46,12 @@ def test_production_ini_reads_them_from_the_environment(monkeypatch, ini_setting
     assert settings["cliquet.userid_hmac_secret"] == "from-the-environment"
 
 
-def test_production_ini_takes_its_public_origin_from_the_environment(monkeypatch, ini_settings):
+def test_production_ini_takes_its_public_origin_from_the_environment(
+    monkeypatch, ini_settings, production_urls
+):
     settings = ini_settings("production.ini")
     assert settings["cliquet.http_scheme"] == "https"
     assert settings["cliquet.http_host"] == ""
-    database = "postgresql://user:password@db.invalid/{{ cookiecutter.package_name }}"
-    monkeypatch.setenv("CLIQUET_STORAGE_URL", database)
-    monkeypatch.setenv("CLIQUET_PERMISSION_URL", database)
-{%- if cookiecutter.production_cache == "redis" %}
-    monkeypatch.setenv("CLIQUET_CACHE_URL", "redis://cache.invalid:6379/0")
-{%- else %}
-    monkeypatch.setenv("CLIQUET_CACHE_URL", database)
-{%- endif %}
     monkeypatch.setenv("CLIQUET_USERID_HMAC_SECRET", "from-the-environment")
     monkeypatch.setenv("CLIQUET_HTTP_HOST", "api.example.com")
     settings = main({}, **settings).registry.settings
@@ -58,9 +61,13 @@ def test_production_ini_takes_its_public_origin_from_the_environment(monkeypatch
     )
 
 
-def test_the_service_refuses_to_start_without_a_secret():
+@pytest.mark.parametrize("secret", ["", "   ", "...", "changeme", "too-short"])
+def test_production_ini_refuses_basic_auth_with_a_weak_secret(
+    monkeypatch, ini_settings, production_urls, secret
+):
+    monkeypatch.setenv("CLIQUET_USERID_HMAC_SECRET", secret)
     with pytest.raises(ConfigurationError, match="userid_hmac_secret"):
-        main({}, **{"cliquet.userid_hmac_secret": ""})
+        main({}, **ini_settings("production.ini"))
 
 
 def test_development_ini_has_a_secret_of_its_own(ini_settings):

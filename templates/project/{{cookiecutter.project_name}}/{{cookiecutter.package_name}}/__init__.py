@@ -5,7 +5,6 @@
 """
 
 import cliquet
-from cliquet.settings import SettingError
 from cliquet.startup import app_factory
 from pyramid.config import Configurator
 
@@ -18,13 +17,9 @@ def main(global_config, **settings):
     """Build the WSGI application from the settings of the ``[app:main]`` section."""
     config = Configurator(settings=settings)
     # Applies the defaults and the CLIQUET_* environment overrides, builds the backends, then
-    # includes the packages named by `cliquet.includes`.
+    # includes the packages named by `cliquet.includes`. With basic auth, production.ini's
+    # cliquet.userid_hmac_secret_required stops it on a weak secret: unkeyed, a user id is a
+    # plain hash of the credentials, and whoever sees one can guess the password offline.
     cliquet.initialize(config, __version__, project_name="{{ cookiecutter.project_name }}")
-    if not config.get_settings()["cliquet.userid_hmac_secret"]:
-        # Unkeyed, a user id is a plain hash of the credentials: whoever sees one can guess
-        # the password offline.
-        raise SettingError(
-            "cliquet.userid_hmac_secret", "is empty", expected="a long random string"
-        )
     config.scan("{{ cookiecutter.package_name }}.views")
     return config.make_wsgi_app()
