@@ -56,7 +56,7 @@ def test_an_extension_then_a_backend_are_wired_and_the_tests_pass(project):
     ini = (project / "development.ini").read_text()
     assert "cliquet.cache_backend = cliquet_riak.cache\n" in ini
     assert "cliquet.cache.memory" not in ini
-    assert "cliquet.includes = cliquet_stats\n" in ini
+    assert "cliquet.includes = svc.demo cliquet_stats\n" in ini
     pyproject = (project / "pyproject.toml").read_text()
     assert '    "cliquet-stats",\n    "cliquet-riak",\n]' in pyproject
     assert 'pythonpath = [".", "cliquet-stats", "cliquet-riak"]' in pyproject

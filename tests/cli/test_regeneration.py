@@ -28,7 +28,9 @@ def app_settings(project):
     """The ``[app:main]`` settings of the project's development.ini, as pserve reads them."""
     parser = configparser.ConfigParser(defaults={"here": str(project)})
     parser.read(project / "development.ini")
-    return {k: v for k, v in parser["app:main"].items() if k.startswith("cliquet.")}
+    # Not cliquet.includes: it names the project's demo module, not importable from here.
+    settings = parser["app:main"].items()
+    return {k: v for k, v in settings if k.startswith("cliquet.") and k != "cliquet.includes"}
 
 
 def files_of(project):

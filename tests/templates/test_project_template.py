@@ -26,10 +26,13 @@ EXPECTED_FILES = {
     "production.ini",
     "pyproject.toml",
     "{package}/__init__.py",
+    "{package}/demo.html",
+    "{package}/demo.py",
     "{package}/views.py",
     "tests/conftest.py",
     "tests/test_articles.py",
     "tests/test_configuration.py",
+    "tests/test_demo.py",
 }
 
 

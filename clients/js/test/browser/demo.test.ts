@@ -1,0 +1,89 @@
+/**
+ * Headless Chromium against a generated service: the demo page (/v1/__demo__/) writes a record
+ * while its requests are blocked, syncs once they go through, and a second page sees it.
+ * Screenshots go to test-output/ (not committed; CI keeps them).
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startService, type Service } from "../support/service.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const output = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "test-output");
+
+let service: Service;
+let browser: Browser;
+
+beforeAll(async () => {
+  mkdirSync(output, { recursive: true });
+  service = await startService();
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await service?.stop();
+});
+
+async function openDemo(): Promise<Page> {
+  // A context of its own: its own IndexedDB, as another browser would have.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${service.url}/__demo__/`);
+  await page.waitForSelector("body[data-ready=true]");
+  expect(errors).toEqual([]);
+  return page;
+}
+
+const titles = (page: Page) => page.$$eval("#articles li .title", (els) => els.map((e) => e.textContent));
+
+describe("the demo page in headless Chromium", () => {
+  it("creates a record offline, syncs it online, and a second page sees it", async () => {
+    const first = await openDemo();
+    const hello = await first.evaluate(async () => (await fetch("../")).json());
+    expect(hello.capabilities.client.url).toBe("/v1/__client__/");
+
+    // Offline: every request to the service is blocked.
+    let blocked = 0;
+    await first.route(`${service.url}/**`, (route) => {
+      blocked++;
+      return route.abort("internetdisconnected");
+    });
+    await first.fill("#title", "Written offline");
+    await first.fill("#body", "in headless Chromium");
+    await first.click("#create");
+    await first.waitForSelector("#articles li .status.created");
+    expect(await titles(first)).toEqual(["Written offline"]);
+    await first.click("#sync");
+    await first.waitForFunction(() => document.querySelector("#result")!.textContent!.startsWith("Not synced"));
+    expect(blocked).toBeGreaterThan(0);
+    expect(await first.textContent("#status")).toContain("1 changes to sync");
+    await first.screenshot({ path: join(output, "demo-offline.png"), fullPage: true });
+
+    // Online again: the sync sends it.
+    await first.unroute(`${service.url}/**`);
+    await first.click("#sync");
+    await first.waitForFunction(() => document.querySelector("#result")!.textContent!.startsWith("Synced:"));
+    expect(await first.textContent("#result")).toContain("1 sent");
+    await first.waitForSelector("#articles li .status.synced");
+    expect(await first.textContent("#status")).toContain("0 changes to sync");
+
+    // Another browser of the same user (the page's default account) pulls it.
+    const second = await openDemo();
+    expect(await titles(second)).toEqual([]);
+    await second.click("#sync");
+    await second.waitForFunction(() => document.querySelector("#result")!.textContent!.startsWith("Synced:"));
+    expect(await titles(second)).toEqual(["Written offline"]);
+    expect(await second.textContent("#articles li .body")).toBe("in headless Chromium");
+    await second.screenshot({ path: join(output, "demo-second-page.png"), fullPage: true });
+
+    // What the server holds, asked directly.
+    const auth = `Basic ${Buffer.from("demo:demo-password").toString("base64")}`;
+    const listed = await (await fetch(`${service.url}/articles`, { headers: { Authorization: auth } })).json();
+    expect(listed.data.map((r: { title: string }) => r.title)).toEqual(["Written offline"]);
+  }, 60_000);
+});
