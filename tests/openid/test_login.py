@@ -107,6 +107,9 @@ def _error(response, status, errno):
         {"callback": "https://evil.example/login#tokens="},
         {"callback": "https://app.example.evil/login"},
         {"callback": CALLBACK + "x" * 3000},
+        {"callback": "https://app.example/login\r\nSet-Cookie: a=b"},
+        {"callback": "https://app.example/login x"},
+        {"callback": "https://app.example/login\u00e9"},
         {"callback": [CALLBACK, CALLBACK]},
         {"callback": CALLBACK, "scope": "openid\nemail"},
         {"callback": CALLBACK, "scope": "a  b"},
@@ -175,3 +178,28 @@ def test_a_denied_login_is_401(app, provider):
     params = {"state": state, "error": "access_denied"}
     body = _error(app.get("/v1/openid/mock/token", params=params, status=401), 401, 105)
     assert "access_denied" in body["message"]
+
+
+def test_the_api_document_describes_the_bearer_scheme(app):
+    from openapi_spec_validator import validate
+
+    document = app.get("/v1/__api__").json
+    validate(document)
+    assert document["components"]["securitySchemes"]["mock"]["type"] == "http"
+    assert document["components"]["securitySchemes"]["mock"]["scheme"] == "bearer"
+    assert "/openid/{provider}/login" in document["paths"]
+
+
+def test_a_batch_runs_as_the_token_s_user(app, provider):
+    token = bearer(log_in(app, provider, "alice")["access_token"])
+    body = {
+        "requests": [
+            {"method": "POST", "path": "/articles", "body": {"data": {"title": "In a batch"}}},
+            {"method": "GET", "path": "/"},
+        ]
+    }
+    responses = app.post_json("/v1/batch", body, headers=token).json["responses"]
+    assert [r["status"] for r in responses] == [201, 200]
+    assert responses[1]["body"]["user"] == {"id": "mock:alice"}
+    created = responses[0]["body"]["data"]["id"]
+    assert created in {r["id"] for r in app.get("/v1/articles", headers=token).json["data"]}
