@@ -203,3 +203,16 @@ def test_a_batch_runs_as_the_token_s_user(app, provider):
     assert responses[1]["body"]["user"] == {"id": "mock:alice"}
     created = responses[0]["body"]["data"]["id"]
     assert created in {r["id"] for r in app.get("/v1/articles", headers=token).json["data"]}
+
+
+def test_a_subrequest_with_its_own_token_is_its_user(app, provider):
+    alice = bearer(log_in(app, provider, "alice")["access_token"])
+    bob = bearer(provider.tokens("bob")["access_token"])
+    body = {
+        "requests": [
+            {"method": "GET", "path": "/"},
+            {"method": "GET", "path": "/", "headers": bob},
+        ]
+    }
+    responses = app.post_json("/v1/batch", body, headers=alice).json["responses"]
+    assert [r["body"]["user"]["id"] for r in responses] == ["mock:alice", "mock:bob"]

@@ -146,3 +146,22 @@ def test_the_provider_back_up_is_used_again(provider):
         patch.setattr(Provider, "call", down)
         unavailable(app.get("/v1/", headers=bearer(token), expect_errors=True))
     assert app.get("/v1/", headers=bearer(token)).json["user"] == {"id": "mock:alice"}
+
+
+@pytest.mark.parametrize("path", ["/v1/", "/v1/articles"])
+def test_a_request_asks_a_failing_provider_once(free_port, path):
+    """Whoever asks who the user is after the first failure (logs, error views) is told the
+    same: a provider that hangs costs one timeout per request, not one per question."""
+    from cliquet.authentication.openid.provider import Provider, ProviderUnavailable
+
+    app = openid_app(f"http://127.0.0.1:{free_port}")
+    calls = []
+
+    def down(self, method, url, **kwargs):
+        calls.append(url)
+        raise ProviderUnavailable("down")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Provider, "call", down)
+        unavailable(app.get(path, headers=bearer("a-token"), expect_errors=True))
+    assert len(calls) == 1

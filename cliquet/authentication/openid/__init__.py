@@ -37,7 +37,7 @@ from typing import Any
 import jwt
 from pyramid.authentication import CallbackAuthenticationPolicy
 from pyramid.exceptions import ConfigurationError
-from pyramid.httpexceptions import HTTPServiceUnavailable, HTTPUnauthorized
+from pyramid.httpexceptions import HTTPException, HTTPServiceUnavailable, HTTPUnauthorized
 from pyramid.settings import asbool, aslist
 
 from cliquet.authentication import hmac_digest
@@ -204,13 +204,22 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
     # Pyramid's authentication policy ---------------------------------------------------------
 
     def unauthenticated_userid(self, request: Any) -> str | None:
+        # Asked several times per request (permissions, views, the error views, the request
+        # summary): the provider is asked once, and a refusal is the same refusal each time.
         environ_key = f"cliquet.openid_userid.{self.name}"
         if environ_key in request.environ:
-            return request.environ[environ_key]  # type: ignore[no-any-return]
+            known = request.environ[environ_key]
+            if isinstance(known, HTTPException):
+                raise known
+            return known  # type: ignore[no-any-return]
         userid = None
-        token = self._read_token(request)
-        if token is not None:
-            userid = self._userid(request, token)
+        try:
+            token = self._read_token(request)
+            if token is not None:
+                userid = self._userid(request, token)
+        except HTTPException as e:
+            request.environ[environ_key] = e
+            raise
         request.environ[environ_key] = userid
         return userid
 
