@@ -126,7 +126,10 @@ export class Resource {
 
   /** One record: from the server when it can be reached, else from the local store. */
   async get(id: string, options: ReadOptions = {}): Promise<StoredRecord> {
-    if (this.wantsRemote(options)) {
+    const local = await this.store.get(id);
+    // Created here and never synced: the server cannot have it yet.
+    const unknownThere = local !== undefined && local.last_modified === undefined;
+    if (!unknownThere && this.wantsRemote(options)) {
       await this.fromServer(async () => {
         try {
           const { body } = await this.client.http.request<{ data: Record_ }>("GET", `${this.path}/${encodeURIComponent(id)}`);

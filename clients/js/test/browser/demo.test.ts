@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pointedAt, readmeExamples } from "../support/readme.js";
 import { startService, type Service } from "../support/service.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -85,5 +86,32 @@ describe("the demo page in headless Chromium", () => {
     const auth = `Basic ${Buffer.from("demo:demo-password").toString("base64")}`;
     const listed = await (await fetch(`${service.url}/articles`, { headers: { Authorization: auth } })).json();
     expect(listed.data.map((r: { title: string }) => r.title)).toEqual(["Written offline"]);
+  }, 60_000);
+
+  it("runs the seed's example with the served IIFE build and localforage", async () => {
+    const page = await (await browser.newContext()).newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    // Network errors (the favicon's 404) are logged too: only the page's own errors count.
+    page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
+    await page.goto(`${service.url}/__client__/`);
+    await page.addScriptTag({ url: `${service.url}/__client__/cliquet-client.js` });
+    await page.addScriptTag({ path: join(dirname(fileURLToPath(import.meta.url)), "..", "..", "node_modules", "localforage", "dist", "localforage.js") });
+    const example = pointedAt(readmeExamples()[1], service.url);
+    // The example's promise chain, awaited here.
+    const code = example.replace("articles.create(", "window.exampleDone = articles.create(");
+    expect(code).not.toBe(example);
+    await page.evaluate(`${code}\nwindow.exampleDone`);
+    expect(errors).toEqual([]);
+    const auth = `Basic ${Buffer.from("alice:s3cret").toString("base64")}`;
+    const listed = await (await fetch(`${service.url}/articles`, { headers: { Authorization: auth } })).json();
+    expect(listed.data.map((r: { title: string }) => r.title)).toEqual(["Hello world"]);
+    // localforage (IndexedDB in this page) holds it, synced.
+    const stored = await page.evaluate(async () => {
+      const w = window as unknown as { cliquet: any; localforage: any };
+      const c = new w.cliquet.Client({ server: location.origin + "/v1", store: w.localforage, remote: false });
+      return c.resource("/articles").list();
+    });
+    expect(stored).toEqual([expect.objectContaining({ title: "Hello world", _status: "synced" })]);
   }, 60_000);
 });

@@ -424,6 +424,14 @@ describe("auth and reads from the server", () => {
     expect((await articles.get("h")).title).toBe("Hello");
   });
 
+  it("get of a record created here and never synced does not ask the server", async () => {
+    const { articles } = makeClient({ remote: true });
+    const { id } = await articles.create({ title: "local only" });
+    server.calls = [];
+    expect((await articles.get(id)).title).toBe("local only");
+    expect(server.calls).toEqual([]);
+  });
+
   it("get online reads the server's version; a record gone from the server goes locally", async () => {
     server.put("g", { title: "v1" });
     const { articles } = makeClient({ remote: true });
