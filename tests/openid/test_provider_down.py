@@ -165,3 +165,92 @@ def test_a_request_asks_a_failing_provider_once(free_port, path):
         patch.setattr(Provider, "call", down)
         unavailable(app.get(path, headers=bearer("a-token"), expect_errors=True))
     assert len(calls) == 1
+
+
+@pytest.fixture(scope="module")
+def trickling():
+    """A provider that answers each request with a valid discovery document, a byte at a
+    time over about 1.5 s: within every read's timeout, past any sane bound of the whole."""
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    document = json.dumps(
+        {
+            "issuer": base,
+            "jwks_uri": f"{base}/jwks",
+            "userinfo_endpoint": f"{base}/userinfo",
+            "authorization_endpoint": f"{base}/authorize",
+            "token_endpoint": f"{base}/token",
+        }
+    ).encode()
+
+    outcomes = []
+
+    def answer(connection):
+        with connection:
+            connection.recv(65536)
+            head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            head += f"Content-Length: {len(document)}\r\nConnection: close\r\n\r\n"
+            connection.sendall(head.encode())
+            pause = 1.5 / len(document)
+            try:
+                for index in range(len(document)):
+                    connection.sendall(document[index : index + 1])
+                    time.sleep(pause)
+            except OSError:
+                outcomes.append("cut")  # the client gave up: what the test wants
+            else:
+                outcomes.append("whole")
+
+    def serve():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield base, outcomes
+    listener.close()
+
+
+def test_a_provider_trickling_its_answer_is_cut_off(trickling):
+    import time
+
+    base, outcomes = trickling
+    app = openid_app(base, timeout_seconds="0.3")
+    unavailable(app.get("/v1/articles", headers=bearer("a-token"), expect_errors=True))
+    for _ in range(60):  # until the provider's thread notices the client is gone
+        if outcomes:
+            break
+        time.sleep(0.05)
+    assert outcomes == ["cut"]
+
+
+def _encoded_answers(environ, start_response):
+    document = json.dumps({"padding": "x" * 50000}).encode()
+    if environ["PATH_INFO"] == "/gzip":
+        import gzip
+
+        start_response("200 OK", [("Content-Encoding", "gzip")])
+        return [gzip.compress(document)]
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return (document[i : i + 1000] for i in range(0, len(document), 1000))  # chunked
+
+
+@pytest.mark.parametrize("path", ["/chunked", "/gzip"])
+def test_chunked_and_compressed_answers_are_read(path):
+    from cliquet.authentication.openid.provider import Provider
+
+    with serve_in_thread(_encoded_answers) as url:
+        provider = Provider(
+            url, cache_prefix="t:", timeout_seconds=2, metadata_ttl_seconds=1,
+            jwks_refresh_seconds=0,
+        )  # fmt: skip
+        status, value = provider.call("GET", url + path)
+    assert (status, len(value["padding"])) == (200, 50000)

@@ -266,3 +266,22 @@ def test_two_providers_side_by_side(provider):
     assert user(app, provider.sign()) == "first:alice"
     second_issuer = provider.issuer.replace("127.0.0.1", "localhost")
     assert user(app, provider.sign(iss=second_issuer)) == "second:alice"
+
+
+def test_unknown_kids_refetch_the_keys_at_most_once_per_period(provider):
+    from cliquet.authentication.openid.provider import Provider
+
+    app = openid_app(provider.issuer, audience=CLIENT_ID, jwks_refresh_seconds="60")
+    fetched = []
+    original = Provider.call
+
+    def counting(self, method, url, **kwargs):
+        fetched.append(url)
+        return original(self, method, url, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Provider, "call", counting)
+        for index in range(5):
+            refused(app, provider.sign(headers={"kid": f"forged-{index}"}))
+    # Once to know them, once anew for the first unknown kid; the others wait the period.
+    assert fetched.count(provider.metadata["jwks_uri"]) == 2

@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jwt
 import requests
+import urllib3
 
 from cliquet.cache import CacheBase
 
@@ -144,6 +145,23 @@ def verify_jwt(
     raise TokenRejected("The token is not signed by any key of the provider.")
 
 
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: each chunk is what one read of the socket gave.
+
+    ``iter_content`` waits for a whole chunk, however slowly its bytes come: a provider
+    sending one byte within each read's timeout would hold the request far past the deadline.
+    """
+    read1 = getattr(response.raw, "read1", None)  # urllib3 2
+    if read1 is None:
+        yield from response.iter_content(16384)
+        return
+    try:
+        while chunk := read1(16384, decode_content=True):
+            yield chunk
+    except (urllib3.exceptions.HTTPError, OSError) as e:
+        raise requests.ConnectionError(str(e)) from None
+
+
 class Provider:
     """One provider, found from its ``issuer`` URL (OpenID Connect Discovery 1.0).
 
@@ -204,7 +222,7 @@ class Provider:
             ) as response:
                 status = response.status_code
                 chunks, size = [], 0
-                for chunk in response.iter_content(16384):
+                for chunk in _chunks(response):
                     size += len(chunk)
                     if size > MAX_ANSWER_BYTES:
                         raise ProviderUnavailable(f"{url} answered over {MAX_ANSWER_BYTES} bytes.")
