@@ -5,8 +5,9 @@
  * Rules that make it safe:
  * - The timestamp kept is the ETag of the *first* page of a pull: a record written while the
  *   pages are read has a later timestamp, and is pulled by the next sync.
- * - Pulled pages are imported one at a time, in chunks of at most `importChunkSize` records: memory
- *   does not grow with the collection.
+ * - Pulled pages are staged in the store as they arrive, then imported one at a time, in chunks of
+ *   at most `importChunkSize` records: memory does not grow with the collection, and a failure
+ *   while the pages are read changes no record.
  * - A local record is marked synced only if its `_rev` is still the one that was sent: an edit
  *   made while the sync runs stays pending, rebased on the server's new version.
  * - The timestamp is saved only after a sync went through without unresolved conflicts or errors:
@@ -170,10 +171,14 @@ export async function importChanges(
   }
 }
 
+const STAGED = "pull:page:";
+
 /**
  * Pull every change since `since`, following `Next-Page`; returns the first page's timestamp.
- * A failure (network, server) is thrown: what was imported is the server's own state, and the
- * stored timestamp is left as it was, so that the next sync reads the same changes again.
+ *
+ * The pages are staged in the store's metadata as they arrive (one page in memory at a time),
+ * and imported only once the last one is in: a network failure or a server error while the
+ * pages are read leaves the records, and the stored timestamp, as they were.
  */
 export async function pull(
   ctx: SyncContext,
@@ -183,16 +188,27 @@ export async function pull(
 ): Promise<number | undefined> {
   let url: string | null = since === undefined ? ctx.path : `${ctx.path}?_since=${since}`;
   let timestamp: number | undefined;
-  let first = true;
-  while (url) {
-    const response: { body: { data: Remote[] }; headers: Headers } =
-      await ctx.http.request<{ data: Remote[] }>("GET", url);
-    if (first) {
-      timestamp = etagTimestamp(response.headers);
-      first = false;
+  let pages = 0;
+  try {
+    while (url) {
+      const response: { body: { data: Remote[] }; headers: Headers } =
+        await ctx.http.request<{ data: Remote[] }>("GET", url);
+      if (pages === 0) timestamp = etagTimestamp(response.headers);
+      const data = response.body?.data ?? [];
+      url = response.headers.get("Next-Page");
+      if (pages === 0 && !url) {
+        // One page: nothing to stage.
+        await importChanges(ctx, data, result, ctx.strategy, conflicted);
+        return timestamp ?? since;
+      }
+      await ctx.store.setMeta(STAGED + pages++, data);
     }
-    await importChanges(ctx, response.body?.data ?? [], result, ctx.strategy, conflicted);
-    url = response.headers.get("Next-Page");
+    for (let page = 0; page < pages; page++) {
+      const data = ((await ctx.store.getMeta(STAGED + page)) ?? []) as Remote[];
+      await importChanges(ctx, data, result, ctx.strategy, conflicted);
+    }
+  } finally {
+    for (let page = 0; page < pages; page++) await ctx.store.setMeta(STAGED + page, null);
   }
   return timestamp ?? since;
 }

@@ -298,13 +298,16 @@ describe("failures", () => {
     expect(await snapshot(articles.store)).toEqual(before);
   });
 
-  it("a connection lost mid-pull keeps the timestamp and the pending changes; the next sync converges", async () => {
+  it("a connection lost mid-pull leaves the store as it was; the next sync converges", async () => {
     server.pageSize = 3;
     for (let i = 0; i < 10; i++) server.put(`r${i}`, { title: `t${i}` });
     const { articles } = makeClient();
     await articles.create({ id: "mine", title: "pending" });
+    const before = await snapshot(articles.store);
     server.failAfterPages = 2;
     await expect(articles.sync()).rejects.toBeInstanceOf(NetworkError);
+    expect(await snapshot(articles.store)).toEqual(before);
+    expect(await articles.store.getMeta("pull:page:0")).toBeNull(); // the staged pages are gone
     expect(await articles.lastModified()).toBeUndefined();
     expect((await articles.get("mine"))._status).toBe("created");
     expect(server.records.has("mine")).toBe(false);
@@ -313,6 +316,20 @@ describe("failures", () => {
     expect(result.ok).toBe(true);
     expect((await articles.list()).length).toBe(11);
     expect(server.live().length).toBe(11);
+  });
+
+  it("a server error mid-pull (after the retries) leaves the store as it was", async () => {
+    server.pageSize = 2;
+    for (let i = 0; i < 5; i++) server.put(`r${i}`, { title: `t${i}` });
+    const { articles } = makeClient({ retries: 0 });
+    const before = await snapshot(articles.store);
+    server.beforeRequest = (call) => {
+      if (call.url.includes("_token=2")) server.failures.push({ status: 503, headers: { "Retry-After": "1" } });
+    };
+    await expect(articles.sync()).rejects.toBeInstanceOf(ServerError);
+    expect(await snapshot(articles.store)).toEqual(before);
+    server.beforeRequest = undefined;
+    expect((await articles.sync()).counts.created).toBe(5);
   });
 
   it("a push whose answer was lost is recognised next time, not a conflict", async () => {
