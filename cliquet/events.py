@@ -1,4 +1,4 @@
-"""Resource events, and the unit of work that gives them their timing.
+"""Resource events, timed by the request's unit of work (see :mod:`cliquet.unit_of_work`).
 
 ``ResourceChanged`` is notified after the writes of a successful (sub)request, while the
 request's transaction is still open: a subscriber that raises refuses the writes, which are
@@ -30,7 +30,7 @@ __all__ = [
     "AfterResourceChanged",
     "batch_rolled_back",
     "notify_resource_event",
-    "transaction_tween_factory",
+    "resource_events_tween_factory",
 ]
 
 
@@ -72,11 +72,7 @@ class AfterResourceChanged(_ResourceEvent):
     """The same as :class:`ResourceChanged`, once the writes are committed."""
 
 
-_SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
-_PENDING = "cliquet.pending_events"
-_PARENT = "cliquet.parent_request"
-_ROLLBACK = "cliquet.rollback"
-_AFTER_EVENTS = "cliquet.after_events"
+_PENDING = "cliquet_pending_events"
 
 
 def notify_resource_event(
@@ -93,7 +89,7 @@ def notify_resource_event(
 
     Writes of one action on one collection within one request make one event.
     """
-    pending = request.environ.setdefault(_PENDING, {})
+    pending = request.__dict__.setdefault(_PENDING, {})
     key = (action.value, uri)
     if key not in pending:
         payload = {
@@ -111,7 +107,7 @@ def notify_resource_event(
 
 
 def _pending_events(request: Any) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    return list(request.environ.pop(_PENDING, {}).values())
+    return list(request.__dict__.pop(_PENDING, {}).values())
 
 
 def batch_rolled_back(request: Any) -> bool:
@@ -121,16 +117,10 @@ def batch_rolled_back(request: Any) -> bool:
     ``ResourceChanged`` subscriber) and every backend can roll back: none of the batch's
     writes will stay, so the batch must not answer 2xx.
     """
-    return bool(request.environ.get(_ROLLBACK))
+    from cliquet.unit_of_work import current_transaction, transaction_manager
 
-
-def _transactional_backends(registry: Any) -> list[Any]:
-    backends = []
-    for name in ("storage", "permission"):
-        backend = getattr(registry, name, None)
-        if backend is not None and hasattr(backend, "begin"):
-            backends.append(backend)
-    return backends
+    txn = current_transaction(transaction_manager(request.registry))
+    return txn is not None and bool(txn.isDoomed())
 
 
 def _can_roll_back(backend: Any) -> bool:
@@ -138,100 +128,68 @@ def _can_roll_back(backend: Any) -> bool:
     return type(backend).rollback not in (StorageBase.rollback, PermissionBase.rollback)
 
 
-def transaction_tween_factory(handler: Any, registry: Any) -> Any:
-    """One unit of work per top-level request (a batch and its subrequests share one).
+def resource_events_tween_factory(handler: Any, registry: Any) -> Any:
+    """Notify the resource events of each (sub)request that succeeded.
 
-    Begins the backends' transaction, runs the request, notifies ``ResourceChanged`` for its
-    writes, then commits and notifies ``AfterResourceChanged``; any error response rolls
-    everything back. In a batch, when every backend can roll back, a 5xx subrequest or a
-    subscriber refusing a subrequest dooms the whole unit of work (see
-    :func:`batch_rolled_back`); when one cannot (Redis), each subrequest stands alone and
-    the batch commits what the others wrote.
+    Runs inside the request's transaction (pyramid_tm's, a batch's for its subrequests),
+    under the exception views: ``ResourceChanged`` once the view answered below 400, so
+    that a subscriber raising is answered as any error and rolls the writes back;
+    ``AfterResourceChanged`` from an after-commit hook, once the transaction committed.
+    In a batch, when every backend can roll back, a 5xx subrequest or a subscriber refusing
+    a subrequest dooms the transaction (see :func:`batch_rolled_back`); when one cannot
+    (Redis), each subrequest stands alone and the batch commits what the others wrote.
     """
-    backends = _transactional_backends(registry)
-    atomic = all(_can_roll_back(backend) for backend in backends)
+    from cliquet.unit_of_work import current_transaction, transaction_manager
 
-    def doom(parent: Any) -> None:
-        if atomic:
-            parent.environ[_ROLLBACK] = True
+    manager = transaction_manager(registry)
+    backends = [getattr(registry, name, None) for name in ("storage", "permission")]
+    atomic = all(_can_roll_back(b) for b in backends if b is not None)
 
-    def notify_changed(request: Any) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-        events = _pending_events(request)
-        for payload, impacted in events:
-            registry.notify(ResourceChanged(payload, impacted, request))
-        return events
+    def doom(request: Any) -> None:
+        txn = current_transaction(manager)
+        if atomic and txn is not None and "cliquet.parent_request" in request.environ:
+            txn.doom()
 
-    def subrequest(request: Any, parent: Any) -> Any:
+    def tween(request: Any) -> Any:
         try:
             response = handler(request)
         except BaseException as e:
             # Only an HTTP error below 500 is a client error; any other exception becomes a
             # 500, whatever ``code`` attribute it may carry (SQLAlchemy's are strings).
             if not isinstance(e, HTTPException) or (e.code or 500) >= 500:
-                doom(parent)
+                doom(request)
             raise
-        if response.status_code < 400:
-            try:
-                events = notify_changed(request)
-            except BaseException:
-                # A subscriber refused this subrequest's writes, which the backends cannot
-                # undo apart from the rest of the batch: the whole batch is rolled back.
-                doom(parent)
-                raise
-            parent.environ.setdefault(_AFTER_EVENTS, []).extend(
-                (payload, impacted, request) for payload, impacted in events
-            )
-        else:
-            _pending_events(request)
+        events = _pending_events(request)
+        if response.status_code >= 400:
             if response.status_code >= 500:
-                doom(parent)
-        return response
-
-    def tween(request: Any) -> Any:
-        parent = request.environ.get(_PARENT)
-        if parent is not None:
-            return subrequest(request, parent)
-        if request.method in _SAFE_METHODS:
-            # Reads need no unit of work (nor the write lock it takes on SQLite).
-            return handler(request)
-        for backend in backends:
-            backend.begin()
+                doom(request)
+            return response
+        if not events:
+            return response
         try:
-            response = handler(request)
-            if response.status_code >= 400 or batch_rolled_back(request):
-                raise _Rollback(response)
-            events = [(p, i, request) for p, i in notify_changed(request)]
-        except _Rollback as rollback:
-            _rollback(backends)
-            return rollback.response
+            for payload, impacted in events:
+                registry.notify(ResourceChanged(payload, impacted, request))
         except BaseException:
-            _rollback(backends)
+            # A subscriber refused this (sub)request's writes, which the backends cannot
+            # undo apart from the rest of the batch: the whole batch is rolled back.
+            doom(request)
             raise
-        try:
-            for backend in backends:
-                backend.commit()
-        except BaseException:
-            # Those not committed yet must not keep their half (rolling back a committed
-            # unit of work does nothing).
-            _rollback(backends)
-            raise
-        _notify_after(registry, request.environ.pop(_AFTER_EVENTS, []) + events)
+        txn = current_transaction(manager)
+        after = [(payload, impacted, request) for payload, impacted in events]
+        if txn is None:  # no unit of work (a backend without one): the writes are done
+            _notify_after(True, registry, after)
+        else:
+            txn.addAfterCommitHook(_notify_after, (registry, after))
         return response
 
     return tween
 
 
-class _Rollback(Exception):
-    def __init__(self, response: Any) -> None:
-        self.response = response
-
-
-def _rollback(backends: list[Any]) -> None:
-    for backend in backends:
-        backend.rollback()
-
-
-def _notify_after(registry: Any, events: list[tuple[dict[str, Any], list[Any], Any]]) -> None:
+def _notify_after(
+    committed: bool, registry: Any, events: list[tuple[dict[str, Any], list[Any], Any]]
+) -> None:
+    if not committed:
+        return
     for payload, impacted, request in events:
         try:
             registry.notify(AfterResourceChanged(payload, impacted, request))

@@ -188,10 +188,8 @@ def setup_authentication(config: Any) -> None:
 
 
 def setup_transactions(config: Any) -> None:
-    """One unit of work per request, and the resource events that go with it."""
-    from pyramid.tweens import EXCVIEW
-
-    config.add_tween("cliquet.events.transaction_tween_factory", under=EXCVIEW)
+    """One unit of work per request (pyramid_tm), and the resource events that go with it."""
+    config.include("cliquet.unit_of_work")
 
 
 def setup_request_checks(config: Any) -> None:

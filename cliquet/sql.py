@@ -24,8 +24,11 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import expression
+from transaction.interfaces import NoTransaction
+from zope.sqlalchemy.datamanager import STATUS_CHANGED, SessionDataManager
 
 from cliquet.settings import SettingError, read_int
 from cliquet.sql_watchdog import bound_replies
@@ -63,6 +66,9 @@ _KEEPALIVES = {
     "keepalives_interval": 2,
     "keepalives_count": 3,
 }
+
+# A writer's wait for its turn (SQLite) shorter than this is not taken off its busy timeout.
+_TURN_SLACK_MS = 50
 
 _POSTGRESQL_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
 
@@ -264,19 +270,24 @@ def _create_sqlite_engine(
         # that has read cannot become a writer once another process has written (SQLITE_BUSY
         # at once, whatever the busy timeout), whereas BEGIN IMMEDIATE waits its turn, so
         # workers on one file queue. Other transactions stay deferred: readers never wait.
-        immediate = connection.info.pop(IMMEDIATE, False)
+        immediate = connection.info.pop(IMMEDIATE, False) or bool(
+            connection.get_execution_options().get(IMMEDIATE)
+        )
         if not immediate or turns is None:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
             return
         dbapi_connection = connection.connection.dbapi_connection
         left_ms = turns.take(dbapi_connection)
+        # The turn cost time: the lock gets what is left (not worth two statements when the
+        # turn came at once, as it mostly does).
+        shortened = busy_timeout_ms - left_ms > _TURN_SLACK_MS
         try:
-            if left_ms < busy_timeout_ms:  # the turn cost time: the lock gets what is left
+            if shortened:
                 connection.exec_driver_sql(f"PRAGMA busy_timeout = {left_ms}")
             try:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             finally:
-                if left_ms < busy_timeout_ms:
+                if shortened:
                     connection.exec_driver_sql(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         except BaseException:
             turns.give_back(dbapi_connection)
@@ -478,115 +489,179 @@ def chunked(items: Iterable[_T], size: int = 500) -> Iterator[Sequence[_T]]:
         yield batch
 
 
-# Connection.info key: begin this transaction holding the write lock (SQLite).
+# Connection.info key, or execution option: begin this transaction holding the write lock
+# (SQLite).
 IMMEDIATE = "cliquet.immediate"
 
 
-class _ThreadState:
-    """One thread's transaction on an engine: how many backends hold it, its connection."""
+class _SessionDataManager(SessionDataManager):
+    """zope.sqlalchemy's data manager, whose failed commit is a backend error (503).
 
-    def __init__(self) -> None:
-        self.holders = 0
-        self.connection: sqlalchemy.engine.Connection | None = None
-        self.doomed = False
+    The connection of a failed commit is dropped, not pooled: SQLAlchemy deems its
+    transaction ended, whereas SQLite keeps it open after a refused ``COMMIT``, and the next
+    request would find it there ("cannot start a transaction within a transaction").
+    """
+
+    def __init__(self, session: Session, connection: sqlalchemy.engine.Connection, manager: Any):
+        super().__init__(session, STATUS_CHANGED, manager)
+        self.connection = connection
+
+    def tpc_vote(self, trans: Any) -> None:
+        from cliquet.storage import StorageError
+
+        try:
+            with translate_errors(StorageError):
+                super().tpc_vote(trans)
+        except BaseException:
+            try:
+                self.connection.invalidate()
+            except Exception:  # already gone: nothing to drop
+                pass
+            raise
+
+
+class _Holders(threading.local):
+    """The calling thread's :meth:`UnitOfWork.begin` calls not yet ended."""
+
+    count = 0
+    owned = False  # the transaction was begun by UnitOfWork.begin, not by pyramid_tm
 
 
 class UnitOfWork:
-    """Each thread's transaction on one engine, shared by every backend using that engine.
+    """The transaction of one engine within each thread's unit of work.
 
     Storage and permissions on one database must write in one transaction: on SQLite a
     second connection would wait for the first one's write lock, and on any database a
-    refused request must undo both. Each backend calls :meth:`begin` and then
-    :meth:`commit` or :meth:`rollback`; the last commit commits, any rollback undoes it all.
-    Calls outside a unit of work run in a transaction of their own.
+    refused request must undo both. The unit of work is a transaction of ``manager`` (the
+    ``transaction`` package's; pyramid_tm begins one per writing request): the first call
+    made in it opens a connection in a SQLAlchemy session that joins it through
+    zope.sqlalchemy, and every backend on the engine uses that connection until it ends.
+    Calls made outside a unit of work run in a transaction of their own.
+
+    :meth:`begin`, :meth:`commit` and :meth:`rollback` run a unit of work without
+    pyramid_tm (scripts, the backends' own ``begin``/``commit``): nested calls share one,
+    the last commit commits, any rollback undoes it all.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._local = threading.local()
+    def __init__(self, engine: Engine, manager: Any = None) -> None:
+        from cliquet.unit_of_work import TransactionManager
 
-    def _state(self) -> _ThreadState:
-        state: _ThreadState | None = getattr(self._local, "state", None)
-        if state is None:
-            state = self._local.state = _ThreadState()
-        return state
+        self.engine = engine
+        self.manager = manager if manager is not None else TransactionManager()
+        # A unit of work's connection takes the write lock up front (SQLite; ignored by
+        # PostgreSQL): see _create_sqlite_engine.
+        self._writer = engine.execution_options(**{IMMEDIATE: True})
+        self._holders = _Holders()
+
+    def transaction(self) -> Any:
+        """The calling thread's open transaction, or None."""
+        from cliquet.unit_of_work import current_transaction
+
+        return current_transaction(self.manager)
 
     @property
     def active(self) -> bool:
-        """Whether the calling thread has a unit of work open on this engine."""
-        return self._state().holders > 0
+        """Whether the calling thread has a unit of work open."""
+        return self.transaction() is not None
 
     def begin(self) -> None:
-        state = self._state()
-        if state.holders == 0:
-            self._close(state, commit=False)
-            state.doomed = False
-        state.holders += 1
+        holders = self._holders
+        if holders.count == 0:
+            holders.owned = False
+            if self.transaction() is None:
+                try:
+                    self.manager.get().abort()  # one left committed, or failed
+                except NoTransaction:
+                    pass
+                self.manager.begin()
+                holders.owned = True
+        holders.count += 1
 
     def commit(self) -> None:
         """Commit once the last holder commits (unless another holder rolled back).
 
-        :raises sqlalchemy.exc.SQLAlchemyError: the commit failed; nothing was written.
+        :raises cliquet.storage.StorageError: the commit failed; nothing was written.
         """
-        state = self._state()
-        if state.holders == 0:
+        holders = self._holders
+        if holders.count == 0:
             return
-        state.holders -= 1
-        if state.holders == 0:
-            self._close(state, commit=not state.doomed)
+        holders.count -= 1
+        if holders.count == 0 and holders.owned:
+            holders.owned = False
+            txn = self.transaction()
+            if txn is None:
+                return
+            if txn.isDoomed():
+                txn.abort()
+                return
+            try:
+                txn.commit()
+            except BaseException:
+                txn.abort()
+                raise
 
     def rollback(self) -> None:
-        """Undo the calling thread's transaction; never raises."""
-        state = self._state()
-        state.holders = max(0, state.holders - 1)
-        state.doomed = state.holders > 0
-        self._close(state, commit=False)
-
-    def _close(self, state: _ThreadState, *, commit: bool) -> None:
-        connection, state.connection = state.connection, None
-        if connection is None:
+        """Undo the calling thread's unit of work; never raises."""
+        holders = self._holders
+        txn = self.transaction()
+        if holders.count == 0:
             return
+        owned, holders.count, holders.owned = holders.owned, 0, False
+        if txn is None:
+            return
+        if owned:
+            txn.abort()
+        else:
+            txn.doom()  # pyramid_tm's: it aborts it
+
+    def _joined(self, txn: Any) -> sqlalchemy.engine.Connection:
+        """The connection of ``txn`` on this engine, opened and joined on first use."""
         try:
-            if commit:
-                connection.commit()
-            else:
-                try:
-                    connection.rollback()
-                except sqlalchemy.exc.SQLAlchemyError:
-                    # Dropped: the server rolls back with the connection.
-                    connection.invalidate()
-        finally:
-            connection.close()
+            connection: sqlalchemy.engine.Connection = txn.data(self)
+            return connection
+        except KeyError:
+            pass
+        session = Session(bind=self._writer)
+        try:
+            connection = session.connection()
+            # Joined as changed: its commit commits (a joined session deemed unchanged
+            # would be rolled back, and the backends write through Core, which
+            # zope.sqlalchemy does not watch).
+            _SessionDataManager(session, connection, self.manager)
+        except BaseException:
+            session.close()
+            raise
+        txn.set_data(self, connection)
+        return connection
 
     @contextmanager
     def connect(self, *, writes: bool = False) -> Iterator[sqlalchemy.engine.Connection]:
-        """The thread's transaction when a unit of work is open, else a transaction of its own.
+        """The unit of work's connection when one is open, else a transaction of its own.
 
         ``writes``: that transaction of its own is a writer's (on SQLite: ``BEGIN IMMEDIATE``,
         after this process's other writers, as a unit of work's), not a deferred one, whose
         write could lose the lock to every other writer until its busy timeout passed.
         """
-        state = self._state()
-        if state.holders == 0:
+        txn = self.transaction()
+        if txn is None:
             with self.engine.connect() as connection:
                 if writes:
                     connection.info[IMMEDIATE] = True  # read by SQLite's begin hook
                 with connection.begin():
                     yield connection
             return
-        if state.connection is None:
-            connection = self.engine.connect()
-            connection.info[IMMEDIATE] = True  # read by SQLite's begin hook, ignored elsewhere
-            connection.begin()
-            state.connection = connection
-        yield state.connection
+        yield self._joined(txn)
 
 
-def unit_of_work(engine: Engine) -> UnitOfWork:
-    """The :class:`UnitOfWork` of ``engine`` (one per engine, shared by its backends)."""
+def unit_of_work(engine: Engine, manager: Any = None) -> UnitOfWork:
+    """The :class:`UnitOfWork` of ``engine`` (one per engine, shared by its backends).
+
+    :param manager: the transaction manager of its units of work (a registry's: see
+        :func:`cliquet.unit_of_work.transaction_manager`); the first call decides.
+    """
     units: UnitOfWork | None = getattr(engine, "cliquet_unit_of_work", None)
     if units is None:
-        units = UnitOfWork(engine)
+        units = UnitOfWork(engine, manager)
         engine.cliquet_unit_of_work = units  # type: ignore[attr-defined]
     return units
 
@@ -606,7 +681,11 @@ def engine_from_config(config: Any, prefix: str) -> Engine:
         registry.cliquet_sql_engines = engines
     url = settings["url"]
     if url not in engines:
+        from cliquet.unit_of_work import transaction_manager
+
         engines[url] = create_engine_from_url(**settings)
+        # Its units of work are the registry's transactions (pyramid_tm's).
+        unit_of_work(engines[url], transaction_manager(registry))
     return engines[url]
 
 

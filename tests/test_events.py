@@ -1,13 +1,15 @@
 """Resource events over HTTP: ``ResourceChanged`` inside the request's transaction,
 ``AfterResourceChanged`` once committed, nothing for a write that failed."""
 
+import contextlib
+
 import pytest
 from pyramid import httpexceptions
 
 from cliquet.authentication import basicauth_userid
 from cliquet.errors import ERRORS, http_error
 from cliquet.events import ACTIONS, AfterResourceChanged, ResourceChanged
-from cliquet.storage import StorageError
+from cliquet.storage import RecordNotFoundError, StorageError
 from cliquet.testing.web import TEST_SETTINGS
 from tests.resource import conftest as resource_fixtures
 
@@ -412,16 +414,60 @@ def test_plain_subscriber_can_index_records(serve, alice, bob):
 # The unit of work itself failing
 
 
-def test_failed_commit_rolls_every_backend_back(app, recorder, alice, monkeypatch):
-    def failing_commit():
-        raise StorageError("commit failed")
+@contextlib.contextmanager
+def failing_commits(registry, monkeypatch):
+    """Make the unit of work's commit fail where it would: the database refusing the SQL
+    backends' ``COMMIT``, the memory ones' own ``commit`` raising."""
+    engine = getattr(registry.storage, "engine", None)
+    if engine is None:
 
-    monkeypatch.setattr(app.app.registry.storage, "commit", failing_commit)
+        def failing_commit():
+            raise StorageError("commit failed")
+
+        monkeypatch.setattr(registry.storage, "commit", failing_commit)
+        try:
+            yield
+        finally:
+            monkeypatch.undo()
+        return
+
+    def refuse(dbapi_connection):
+        raise engine.dialect.loaded_dbapi.OperationalError("commit refused")
+
+    monkeypatch.setattr(engine.dialect, "do_commit", refuse)
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+
+
+def test_failed_commit_rolls_every_backend_back(app, recorder, alice, monkeypatch):
     body = {"data": {"text": "x"}, "permissions": {"read": [BOB]}}
-    response = app.post_json("/v1/notes", body, headers=alice, status=503)
+    with failing_commits(app.app.registry, monkeypatch):
+        response = app.post_json("/v1/notes", body, headers=alice, status=503)
     assert_error(response, 503, ERRORS.BACKEND)
     assert recorder.after == []
+    assert len(recorder.changed) == 1  # fired inside the transaction, which then failed
 
-    monkeypatch.undo()
     assert app.get("/v1/notes", headers=alice).json["data"] == []
     assert app.app.registry.permission.get_accessible_objects([ALICE, BOB]) == {}
+    app.post_json("/v1/notes", body, headers=alice, status=201)
+    assert len(recorder.after) == 1
+
+
+def test_a_rolled_back_request_leaves_nothing_and_fires_no_after_event(
+    serve, recorder, alice
+):
+    """A subscriber refusing the write after it was stored: the answer is the refusal,
+    the record and its permissions are gone, and no AfterResourceChanged fires."""
+    app = serve((refuse_with_crash, ResourceChanged))
+    body = {"data": {"text": "x"}, "permissions": {"read": [BOB]}}
+    response = app.put_json(f"/v1/notes/{ARTICLE_ID}", body, headers=alice, status=500)
+    assert_error(response, 500, ERRORS.UNDEFINED)
+    assert [e.payload["action"] for e in recorder.changed] == ["create"]
+    assert recorder.after == []
+    app.get(f"/v1/notes/{ARTICLE_ID}", headers=alice, status=403)
+    assert app.app.registry.permission.get_accessible_objects([ALICE, BOB]) == {}
+    storage = app.app.registry.storage
+    with pytest.raises(RecordNotFoundError):
+        storage.get("note", "", ARTICLE_ID)

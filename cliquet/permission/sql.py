@@ -51,6 +51,9 @@ _aces = sa.Table(
 class Permission(PermissionBase):
     """Permission backend on a SQLAlchemy engine (see :mod:`cliquet.sql`)."""
 
+    #: Joins each transaction itself, through zope.sqlalchemy (see cliquet.unit_of_work).
+    joins_transactions = True
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.units = unit_of_work(engine)
@@ -61,8 +64,13 @@ class Permission(PermissionBase):
         self.units.begin()
 
     def commit(self) -> None:
-        with translate_errors(PermissionBackendError):
-            self.units.commit()
+        from cliquet.storage import StorageError
+
+        try:
+            with translate_errors(PermissionBackendError):
+                self.units.commit()
+        except StorageError as e:  # the unit of work's failed commit
+            raise PermissionBackendError(original=e) from e
 
     def rollback(self) -> None:
         self.units.rollback()

@@ -7,10 +7,13 @@ stays put while the collection is empty; ``record_counts`` its number of live re
 by the database's triggers, so that counting a collection reads one row.
 
 Timestamps are decided by the database, not by a worker: every write first upserts its
-collection's timestamps row to ``max(now_ms, previous + 1)``, computed in SQL. That row's lock
-(PostgreSQL) or the write lock (SQLite) serializes the writers of a collection until commit,
-so ``last_modified`` strictly increases across processes and machines, and a client reading
-``_since`` its last timestamp cannot miss a write committed later with a lower one.
+collection's timestamps row to ``max(now_ms, previous + 1)``, computed in SQL, in the statement
+that locks the collection and tells the timestamp it replaced. That row's lock (PostgreSQL) or
+the write lock (SQLite) serializes the writers of a collection until commit, so
+``last_modified`` strictly increases across processes and machines, and a client reading
+``_since`` its last timestamp cannot miss a write committed later with a lower one. A
+rolled-back write leaves the row as it was: the next write may get the timestamp it had, which
+no client was told (a rolled-back write is never answered 2xx).
 
 Filters, sorts, pagination, limits and counts are SQL (see :mod:`cliquet.storage.sql_query`);
 no call loads a collection into Python. The tables are created by
@@ -22,7 +25,6 @@ from __future__ import annotations
 import copy
 import logging
 import sqlite3
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,6 +55,7 @@ from cliquet.storage.sql_query import (
     Key,
     RecordQueries,
     Selection,
+    Statements,
     bump_statement,
     in_collection,
     live,
@@ -62,7 +65,6 @@ from cliquet.storage.sql_query import (
     tombstones_statement,
     write_statement,
 )
-from cliquet.utils import msec_time
 
 __all__ = ["Storage", "load_from_config"]
 
@@ -70,16 +72,42 @@ logger = logging.getLogger(__name__)
 
 # Compiled listing statements kept (each up to a megabyte): the shapes a service serves.
 _CACHED_LISTINGS = 64
-# How long a rolled-back timestamp is remembered: by then the clock is far past it.
-_FLOOR_HORIZON_MS = 10 * 60 * 1000
+
+
+class _Stamp:
+    """A collection's timestamps in one unit of work, from the statement that locked it."""
+
+    __slots__ = ("previous", "current", "used")
+
+    def __init__(self, previous: int | None, current: int, *, used: bool = False) -> None:
+        self.previous = previous  # the collection's timestamp before (None: it had none)
+        self.current = current  # reserved for the next write, or the last one written
+        self.used = used  # a write took ``current``
+
+    @property
+    def visible(self) -> int:
+        """The collection's timestamp as this unit of work sees it."""
+        if self.used or self.previous is None:
+            return self.current
+        return self.previous
 
 
 class Storage(StorageBase):
     """Storage on a SQLAlchemy engine (see :func:`cliquet.sql.create_engine_from_url`).
 
-    Calls made between :meth:`begin` and :meth:`commit`/:meth:`rollback` by one thread share
-    one connection and transaction; any other call runs in a transaction of its own.
+    Calls made within a unit of work (the thread's transaction: see
+    :class:`cliquet.sql.UnitOfWork`) share its connection; any other call runs in a
+    transaction of its own.
+
+    A write locks its collection, reserves its timestamp and learns the collection's
+    previous one in one statement (:attr:`Statements.reserve`); within a unit of work that
+    statement is :meth:`lock_collection`, after which reading the collection's timestamp
+    (the preconditions) costs nothing and the first write sends only its own statement. A
+    reservation no write used is put back before the unit of work commits.
     """
+
+    #: Joins each transaction itself, through zope.sqlalchemy (see cliquet.unit_of_work).
+    joins_transactions = True
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -88,11 +116,7 @@ class Storage(StorageBase):
         ):
             sa.event.listen(engine, "checkout", _add_sqlite_functions)
         self.units = unit_of_work(engine)
-        self._local = threading.local()
-        # Highest timestamps handed out by rolled-back units of work, per collection: the
-        # database forgot them, yet the next write must still get a higher one.
-        self._floors: dict[Key, int] = {}
-        self._floors_lock = threading.Lock()
+        self._sql = Statements(engine)
         # Compiled listings, by shape: bounded in number (see Selection.execution_options).
         self._listings: LRUCache[Any, Any] = LRUCache(_CACHED_LISTINGS)
 
@@ -105,30 +129,18 @@ class Storage(StorageBase):
     def begin(self) -> None:
         """Start the calling thread's unit of work; the connection opens on first use."""
         self.units.begin()
-        self._local.issued = {}
 
     def commit(self) -> None:
         """Commit the calling thread's unit of work.
 
         :raises StorageError: the commit failed; nothing was written.
         """
-        issued = self._end_unit_of_work()
-        try:
-            with translate_errors(StorageError):
-                self.units.commit()
-        except StorageError:
-            self._remember_floors(issued)
-            raise
+        with translate_errors(StorageError):
+            self.units.commit()
 
     def rollback(self) -> None:
         """Undo the calling thread's unit of work; never raises."""
-        self._remember_floors(self._end_unit_of_work())
         self.units.rollback()
-
-    def _end_unit_of_work(self) -> dict[Key, int]:
-        issued: dict[Key, int] = getattr(self._local, "issued", None) or {}
-        self._local.issued = None
-        return issued
 
     @contextmanager
     def _connect(self, *, writes: bool = False) -> Iterator[Connection]:
@@ -137,95 +149,103 @@ class Storage(StorageBase):
         with translate_errors(StorageError), self.units.connect(writes=writes) as conn:
             yield conn
 
-    def _hand_out(self, key: Key, stamp: int) -> None:
-        issued: dict[Key, int] | None = getattr(self._local, "issued", None)
-        if issued is not None:
-            issued[key] = max(stamp, issued.get(key, stamp))
-
-    def _remember_floors(self, issued: dict[Key, int]) -> None:
-        if not issued:
-            return
-        horizon = msec_time() - _FLOOR_HORIZON_MS
-        with self._floors_lock:
-            for key, stamp in issued.items():
-                self._floors[key] = max(stamp, self._floors.get(key, stamp))
-            for key in [k for k, stamp in self._floors.items() if stamp < horizon]:
-                del self._floors[key]
-
-    def _floor(self, key: Key) -> int:
-        with self._floors_lock:
-            return self._floors.get(key, 0)
-
     # Timestamps
+
+    def _stamps(self, *, create: bool = True) -> dict[Key, _Stamp] | None:
+        """The timestamps of the unit of work's collections (None: no unit of work)."""
+        txn = self.units.transaction()
+        if txn is None:
+            return None
+        try:
+            stamps: dict[Key, _Stamp] = txn.data(self)
+        except KeyError:
+            if not create:
+                return None
+            stamps = {}
+            txn.set_data(self, stamps)
+            txn.addBeforeCommitHook(self._put_back, (stamps,))
+        return stamps
+
+    def _put_back(self, stamps: dict[Key, _Stamp]) -> None:
+        """Before commit: give the reservations no write used back (a 200 that wrote nothing
+        leaves the collection's timestamp as it was)."""
+        unused = [(k, s) for k, s in stamps.items() if not s.used and s.previous is not None]
+        if not unused:
+            return
+        with self._connect() as conn:
+            for key, stamp in unused:
+                params = {
+                    **_key(key),
+                    "reserved": stamp.current,
+                    "previous_stamp": stamp.previous,
+                }
+                conn.execute(self._sql.restore, params)
+
+    def _reserve(self, conn: Connection, key: Key, stamps: dict[Key, _Stamp]) -> _Stamp:
+        """Lock the collection and reserve its next timestamp (one statement), unless the
+        unit of work holds a reservation no write used yet."""
+        stamp = stamps.get(key)
+        if stamp is None or stamp.used:
+            previous, reserved = conn.execute(self._sql.reserve, _key(key)).one()
+            stamp = stamps[key] = _Stamp(previous, reserved)
+        return stamp
 
     def _bump(
         self,
         conn: Connection,
         key: Key,
+        stamps: dict[Key, _Stamp],
         *,
         count: int = 1,
         wished: int | None = None,
         condition: ColumnElement[bool] | None = None,
     ) -> int | None:
-        """Reserve ``count`` new timestamps (see :func:`bump_statement`); return the highest.
+        """Take ``count`` new timestamps (see :func:`bump_statement`); return the highest.
 
         :returns: None when ``condition`` does not hold.
         """
         statement = bump_statement(
-            self.engine,
-            key,
-            count=count,
-            wished=wished,
-            floor=self._floor(key),
-            condition=condition,
+            self.engine, key, count=count, wished=wished, condition=condition
         )
         stamp: int | None = conn.execute(statement).scalar()
         if stamp is not None:
-            self._hand_out(key, stamp)
+            stamps[key] = _Stamp(None, stamp, used=True)
         return stamp
 
     def collection_timestamp(self, collection_id: str, parent_id: str) -> int:
         key = (collection_id, parent_id)
-        query = sa.select(timestamps.c.last_modified).where(
-            timestamps.c.parent_id == parent_id, timestamps.c.collection_id == collection_id
-        )
+        stamps = self._stamps(create=False)
+        if stamps is not None and key in stamps:
+            return stamps[key].visible  # the collection is locked: nobody else moved it
         with self._connect() as conn:
-            stamp = conn.execute(query).scalar()
+            stamp = conn.execute(self._sql.timestamp, _key(key)).scalar()
         if stamp is None:
             # Outside a unit of work, in a writer's transaction of its own: on SQLite a
             # transaction that has read cannot become a writer once another one has written
             # (SQLITE_BUSY at once, whatever the busy timeout); a writer's waits its turn.
             with self._connect(writes=True) as conn:
-                floor = self._floor(key)
-                create = bump_statement(self.engine, key, floor=floor, only_create=True)
                 # None: another transaction created it meanwhile.
-                stamp = conn.execute(create).scalar() or conn.execute(query).scalar()
+                stamp = (
+                    conn.execute(self._sql.create_timestamp, _key(key)).scalar()
+                    or conn.execute(self._sql.timestamp, _key(key)).scalar()
+                )
                 if stamp is None:
                     raise StorageError("The collection timestamp vanished; try again")
-                self._hand_out(key, stamp)
         return int(stamp)
 
     def lock_collection(self, collection_id: str, parent_id: str) -> None:
-        """Lock the collection's timestamps row until the unit of work ends.
+        """Lock the collection until the unit of work ends, reserving its next timestamp.
 
-        PostgreSQL: ``SELECT ... FOR UPDATE`` (writers of the collection queue behind it).
-        SQLite: a write statement takes the database's write lock for the transaction.
+        One statement (:attr:`Statements.reserve`), which creates the collection's
+        timestamps row if need be: PostgreSQL locks that row (writers of the collection
+        queue behind it), SQLite holds the database's write lock already (``BEGIN
+        IMMEDIATE``). The collection's timestamp is known from then on, without a query.
         """
-        if not self.units.active:
+        stamps = self._stamps()
+        if stamps is None:
             return
-        self.collection_timestamp(collection_id, parent_id)  # the row exists from now on
-        where = sa.and_(
-            timestamps.c.parent_id == parent_id, timestamps.c.collection_id == collection_id
-        )
         with self._connect() as conn:
-            if self.engine.dialect.name == "postgresql":
-                conn.execute(sa.select(timestamps.c.last_modified).where(where).with_for_update())
-            else:
-                conn.execute(
-                    sa.update(timestamps)
-                    .where(where)
-                    .values(last_modified=timestamps.c.last_modified)
-                )
+            self._reserve(conn, (collection_id, parent_id), stamps)
 
     # Administration
 
@@ -241,8 +261,6 @@ class Storage(StorageBase):
             conn.execute(sa.delete(records))
             conn.execute(sa.delete(record_counts))
             conn.execute(sa.delete(timestamps))
-        with self._floors_lock:
-            self._floors.clear()
 
     def heartbeat(self) -> bool:
         """Connect and resolve the records table, reading no row."""
@@ -311,8 +329,8 @@ class Storage(StorageBase):
     ) -> dict[str, Any]:
         """Store a live record under a new timestamp, unless a check finds a conflict.
 
-        Checked along with the timestamp bump, so that a conflict costs no timestamp, then
-        again while writing, under the collection's lock, against writers that raced.
+        Checked while writing, under the collection's lock; a conflict costs no timestamp
+        (the reservation is put back, or rolled back with the call's own transaction).
 
         :param create: a live record with this id is a conflict (else it is replaced).
         :param given_id: the caller chose the id (a generated one is not checked first).
@@ -320,23 +338,34 @@ class Storage(StorageBase):
         id_check = (id_field, records.c.id == object_id)
         suspects = [id_check, *checks] if create else checks
         guarded = suspects if given_id else checks
-        guard = None
-        if guarded:
-            guard = sa.not_(sa.exists().where(live(key), sa.or_(*(c for _, c in guarded))))
         with self._connect() as conn:
-            stamp = self._bump(conn, key, condition=guard)
-            if stamp is not None:
+            stamps = self._stamps()
+            stamp = self._reserve(conn, key, {} if stamps is None else stamps)
+            if guarded:
+                guard = sa.not_(sa.exists().where(live(key), sa.or_(*(c for _, c in guarded))))
                 statement = write_statement(
                     self.engine,
                     key,
                     object_id,
                     data,
-                    stamp,
+                    stamp.current,
                     guard=guard,
                     replace_live=not create,
                 )
-                if conn.execute(statement).first() is not None:
-                    return {**data, id_field: object_id, modified_field: stamp}
+                written = conn.execute(statement).first()
+            else:
+                params = {
+                    **_key(key),
+                    "object_id": object_id,
+                    "document": self._sql.document(data),
+                    "stamp": stamp.current,
+                }
+                statement = self._sql.create if create else self._sql.replace
+                written = conn.execute(statement, params).first()
+            if written is not None:
+                stamp.used = True
+                return {**data, id_field: object_id, modified_field: stamp.current}
+            # The reservation stays unused: put back before commit, or rolled back.
             self._raise_unicity(conn, key, suspects, id_field, modified_field)
         raise AssertionError("not reached")
 
@@ -377,11 +406,9 @@ class Storage(StorageBase):
         modified_field: str = DEFAULT_MODIFIED_FIELD,
         auth: Any = None,
     ) -> dict[str, Any]:
-        query = sa.select(records.c.id, records.c.data, records.c.last_modified).where(
-            live((collection_id, parent_id)), records.c.id == object_id
-        )
+        params = {**_key((collection_id, parent_id)), "object_id": object_id}
         with self._connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(self._sql.get, params).first()
         if row is None:
             raise RecordNotFoundError(object_id)
         return self._record(row, id_field, modified_field)
@@ -427,9 +454,17 @@ class Storage(StorageBase):
     ) -> dict[str, Any]:
         key = (collection_id, parent_id)
         with self._connect() as conn:
-            # Bumped only if the record is there, so that a 404 costs no timestamp.
-            there = sa.exists().where(live(key), records.c.id == object_id)
-            stamp = self._bump(conn, key, wished=last_modified, condition=there)
+            stamps = self._stamps()
+            stamps = {} if stamps is None else stamps
+            stamp: int | None
+            reserved = None
+            if last_modified is None:
+                reserved = self._reserve(conn, key, stamps)
+                stamp = reserved.current
+            else:
+                # Bumped only if the record is there, so that a 404 costs no timestamp.
+                there = sa.exists().where(live(key), records.c.id == object_id)
+                stamp = self._bump(conn, key, stamps, wished=last_modified, condition=there)
             statement = tombstones_statement(
                 key,
                 {object_id: stamp or 0},
@@ -439,6 +474,8 @@ class Storage(StorageBase):
             # No row: not there, or deleted by a racing writer.
             if stamp is None or conn.execute(statement).first() is None:
                 raise RecordNotFoundError(object_id)
+            if reserved is not None:
+                reserved.used = True
         return {id_field: object_id, modified_field: stamp, deleted_field: True}
 
     def delete_all(
@@ -475,7 +512,8 @@ class Storage(StorageBase):
             if not ids:
                 return []
             # One bump reserves a timestamp for each tombstone, in the selection's order.
-            last = self._bump(conn, key, count=len(ids))
+            held = self._stamps()
+            last = self._bump(conn, key, {} if held is None else held, count=len(ids))
             assert last is not None
             stamps = {object_id: last - len(ids) + 1 + n for n, object_id in enumerate(ids)}
             done: set[str] = set()
@@ -567,6 +605,12 @@ class Storage(StorageBase):
     def _selection(self, key: Key, **options: Any) -> Selection:
         """The statements of a listing, a count or a bulk delete (see :class:`Selection`)."""
         return Selection(self.engine.dialect.name, key, compiled_cache=self._listings, **options)
+
+
+def _key(key: Key) -> dict[str, str]:
+    """A collection's key as the parameters of :class:`Statements`."""
+    collection_id, parent_id = key
+    return {"collection": collection_id, "parent": parent_id}
 
 
 def _uuid4() -> str:

@@ -62,6 +62,7 @@ __all__ = [
     "records",
     "Selection",
     "SQLITE_LIKE",
+    "Statements",
     "timestamps",
     "tombstones_statement",
     "write_statement",
@@ -229,6 +230,10 @@ timestamps = sa.Table(
     sa.Column("parent_id", sa.Text(), primary_key=True),
     sa.Column("collection_id", sa.Text(), primary_key=True),
     sa.Column("last_modified", sa.BigInteger(), nullable=False),
+    # What last_modified was before the last bump (revision storage_0003): RETURNING gives
+    # the row as updated, so the bump that reserves a writer's timestamp tells it the one it
+    # replaced through this column. Read by nobody but the transaction that set it.
+    sa.Column("previous", sa.BigInteger(), nullable=True),
 )
 
 
@@ -753,45 +758,36 @@ def bump_statement(
     *,
     count: int = 1,
     wished: int | None = None,
-    floor: int = 0,
     condition: ColumnElement[bool] | None = None,
-    only_create: bool = False,
 ) -> Any:
     """Reserve ``count`` timestamps for a collection; the statement returns the highest.
 
-    An atomic upsert of the collection's timestamps row to ``max(now_ms, previous + 1)`` (or
-    ``wished`` when above the previous one), which locks the row until the transaction ends.
+    An atomic upsert of the collection's timestamps row to ``max(now_ms, previous + count)``
+    (or ``wished`` when above the previous one), which locks the row until the transaction
+    ends. The common case (one timestamp, none wished) is :attr:`Statements.reserve`.
 
-    :param floor: no timestamp at or below it (one handed out, then rolled back).
     :param condition: bump only if this holds, in the same statement; else no row returned.
-    :param only_create: give a collection never written to its first timestamp, and leave
-        an existing one alone (no row returned).
     """
     collection_id, parent_id = key
     previous = timestamps.c.last_modified
     now = _now_ms()
     initial: ColumnElement[int]
     updated: ColumnElement[int]
-    if wished is not None and wished > floor:
+    if wished is not None:
         initial = _stamp(wished)
         updated = sa.case((previous < wished, initial), else_=_greatest(now, previous + 1))
     else:
-        lowest = [now + (count - 1)] if count > 1 else [now]
-        if floor:
-            lowest.append(_stamp(floor + count))
-        initial = _greatest(*lowest) if len(lowest) > 1 else lowest[0]
-        updated = _greatest(*lowest, previous + count)
+        initial = now + (count - 1) if count > 1 else now
+        updated = _greatest(initial, previous + count)
     row = {
         "parent_id": sa.literal(parent_id, sa.Text()),
         "collection_id": sa.literal(collection_id, sa.Text()),
         "last_modified": initial,
     }
     insert = _insert(engine, timestamps, row, condition)
-    if only_create:
-        return insert.on_conflict_do_nothing().returning(previous)
     return insert.on_conflict_do_update(
         index_elements=[timestamps.c.parent_id, timestamps.c.collection_id],
-        set_={"last_modified": updated},
+        set_={"last_modified": updated, "previous": previous},
     ).returning(previous)
 
 
@@ -850,6 +846,93 @@ def tombstones_statement(
         .values(deleted=True, data={deleted_field: True}, last_modified=stamp)
         .returning(records.c.id)
     )
+
+
+def _key_params() -> tuple[BindParameter[str], BindParameter[str]]:
+    # Not named as columns: an UPDATE may not bind a column's name in its WHERE.
+    return sa.bindparam("collection", type_=sa.Text()), sa.bindparam("parent", type_=sa.Text())
+
+
+class Statements:
+    """The statements of every call's common case, built once per storage.
+
+    Values are bound parameters (``collection``, ``parent``, ``object_id``, ...), so
+    each statement is one Python object whose cache key SQLAlchemy computes once and whose
+    compiled form it then finds at once: no clause is rebuilt per call. Shapes that vary
+    with the call (filters, unique fields, bulk deletes) are built by the functions above.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        collection_id, parent_id = _key_params()
+        key = sa.and_(
+            timestamps.c.parent_id == parent_id, timestamps.c.collection_id == collection_id
+        )
+        record_key = sa.and_(
+            records.c.parent_id == parent_id, records.c.collection_id == collection_id
+        )
+        now = _now_ms()
+        previous = timestamps.c.last_modified
+        new_row = {"parent_id": parent_id, "collection_id": collection_id}
+        reserve = upsert(engine, timestamps).values(**new_row, last_modified=now, previous=None)
+        #: Lock the collection, reserve its next timestamp, tell the one it replaced (NULL:
+        #: the collection had none): ``(previous, last_modified)``, in one round trip.
+        self.reserve = reserve.on_conflict_do_update(
+            index_elements=[timestamps.c.parent_id, timestamps.c.collection_id],
+            set_={"previous": previous, "last_modified": _greatest(now, previous + 1)},
+        ).returning(timestamps.c.previous, timestamps.c.last_modified)
+        #: Put back a reservation no write used (``previous``, ``reserved``), before commit.
+        self.restore = (
+            sa.update(timestamps)
+            .where(key, timestamps.c.last_modified == sa.bindparam("reserved"))
+            .values(last_modified=sa.bindparam("previous_stamp"), previous=sa.null())
+        )
+        #: The collection's timestamp (no row: it has none yet).
+        self.timestamp = sa.select(timestamps.c.last_modified).where(key)
+        #: A first timestamp for a collection that has none; no row when one exists.
+        self.create_timestamp = (
+            upsert(engine, timestamps)
+            .values(**new_row, last_modified=now)
+            .on_conflict_do_nothing()
+            .returning(timestamps.c.last_modified)
+        )
+        #: One live record, by ``object_id``.
+        self.get = sa.select(records.c.id, records.c.data, records.c.last_modified).where(
+            record_key,
+            sa.not_(records.c.deleted),
+            records.c.id == sa.bindparam("object_id", type_=sa.Text()),
+        )
+        data: ColumnElement[Any]
+        if engine.dialect.name == "postgresql":
+            data = sa.cast(sa.bindparam("document", type_=sa.Text()), JSONB())
+        else:
+            data = sa.bindparam("document", type_=Document())
+        insert = upsert(engine, records).values(
+            **new_row,
+            id=sa.bindparam("object_id", type_=sa.Text()),
+            data=data,
+            last_modified=sa.bindparam("stamp", type_=sa.BigInteger()),
+            deleted=False,
+        )
+        excluded = insert.excluded
+        replaced = {
+            "data": excluded.data,
+            "last_modified": excluded.last_modified,
+            "deleted": sa.false(),
+        }
+        index = [records.c.parent_id, records.c.collection_id, records.c.id]
+        #: Store a live record (over a tombstone of its id only); returns its id, or no row.
+        self.create = insert.on_conflict_do_update(
+            index_elements=index, set_=replaced, where=records.c.deleted
+        ).returning(records.c.id)
+        #: Store a live record over whatever has its id; returns its id.
+        self.replace = insert.on_conflict_do_update(index_elements=index, set_=replaced).returning(
+            records.c.id
+        )
+        self._postgresql = engine.dialect.name == "postgresql"
+
+    def document(self, data: dict[str, Any]) -> Any:
+        """The value of the ``document`` parameter of :attr:`create` and :attr:`replace`."""
+        return jsonb_text(data) if self._postgresql else data
 
 
 @dataclass(frozen=True)

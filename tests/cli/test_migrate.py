@@ -46,7 +46,7 @@ def test_migrate_creates_schemas_and_records_versions(sqlite_ini):
     ini, db_path = sqlite_ini
     result = run("--ini", ini)
     assert result.exit_code == 0, result.output
-    assert "storage: upgraded empty -> storage_0002" in result.output
+    assert "storage: upgraded empty -> storage_0003" in result.output
     assert "cache: upgraded empty -> cache_0001" in result.output
     assert "permission: upgraded empty -> permission_0001" in result.output
     assert {
@@ -64,7 +64,7 @@ def test_migrate_is_idempotent(sqlite_ini):
     result = run("--ini", ini)
     assert result.exit_code == 0
     assert result.output.splitlines() == [
-        "storage: up to date (revision storage_0002)",
+        "storage: up to date (revision storage_0003)",
         "cache: up to date (revision cache_0001)",
         "permission: up to date (revision permission_0001)",
     ]
@@ -74,7 +74,7 @@ def test_dry_run_creates_nothing(sqlite_ini):
     ini, db_path = sqlite_ini
     result = run("--ini", ini, "--dry-run")
     assert result.exit_code == 0, result.output
-    assert f"storage: would create {db_path} and upgrade empty -> storage_0002" in result.output
+    assert f"storage: would create {db_path} and upgrade empty -> storage_0003" in result.output
     assert not db_path.exists()
 
 
@@ -83,7 +83,7 @@ def test_dry_run_of_an_existing_database_changes_nothing(sqlite_ini):
     sqlite3.connect(db_path).close()
     result = run("--ini", ini, "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "storage: would upgrade empty -> storage_0002" in result.output
+    assert "storage: would upgrade empty -> storage_0003" in result.output
     assert tables(db_path) == set()
 
 

@@ -337,14 +337,80 @@ def test_postgresql_holds_big_floats_as_their_exact_value(postgresql_url: str) -
 # Timestamps and units of work
 
 
-def test_a_rolled_back_timestamp_is_never_handed_out_again(storage: sql_storage.Storage) -> None:
+def test_a_rolled_back_write_leaves_the_collection_timestamp(storage: sql_storage.Storage) -> None:
+    """The database decides: no process remembers a rolled-back timestamp, and none needs to
+    (no client was told it). The next write is above what is committed."""
     record = storage.create(CID, PID, {})
     far = record["last_modified"] + 3_600_000
     storage.begin()
     assert storage.delete(CID, PID, record["id"], last_modified=far)["last_modified"] == far
+    storage.create(CID, PID, {"id": "gone"})
     storage.rollback()
     assert storage.collection_timestamp(CID, PID) == record["last_modified"]
-    assert storage.create(CID, PID, {})["last_modified"] > far
+    assert storage.get(CID, PID, record["id"]) == record
+    with pytest.raises(RecordNotFoundError):
+        storage.get(CID, PID, "gone")
+    assert storage.create(CID, PID, {})["last_modified"] > record["last_modified"]
+
+
+def test_a_lock_that_wrote_nothing_leaves_the_collection_timestamp(
+    storage: sql_storage.Storage,
+) -> None:
+    before = storage.create(CID, PID, {})["last_modified"]
+    storage.begin()
+    storage.lock_collection(CID, PID)
+    assert storage.collection_timestamp(CID, PID) == before
+    storage.commit()
+    assert storage.collection_timestamp(CID, PID) == before
+    assert storage.create(CID, PID, {})["last_modified"] > before
+
+
+def test_a_write_in_a_unit_of_work_is_the_lock_and_one_statement(
+    storage: sql_storage.Storage,
+) -> None:
+    """The lock reserves the timestamp and tells the previous one: reading the collection's
+    timestamp (the preconditions) then costs nothing, and the write sends only itself."""
+    before = storage.create(CID, PID, {"id": "a"})["last_modified"]
+    statements = _Statements(storage.engine)
+    try:
+        storage.begin()
+        storage.lock_collection(CID, PID)
+        assert storage.collection_timestamp(CID, PID) == before
+        created = storage.create(CID, PID, {"title": "x"})
+        assert storage.collection_timestamp(CID, PID) == created["last_modified"]
+        storage.commit()
+        lock, write = statements.seen
+        assert lock[0].startswith("INSERT INTO timestamps") and "RETURNING" in lock[0]
+        assert write[0].startswith("INSERT INTO records")
+        statements.seen.clear()
+        assert storage.get(CID, PID, "a")["id"] == "a"
+        [(read, _)] = statements.seen
+        assert read.startswith("SELECT")
+    finally:
+        statements.close()
+    assert created["last_modified"] > before
+    assert storage.collection_timestamp(CID, PID) == created["last_modified"]
+
+
+def test_writes_build_their_common_statements_once(storage: sql_storage.Storage) -> None:
+    """The same statement object each call: SQLAlchemy computes its cache key once."""
+    seen: set[int] = set()
+
+    def record(conn: Any, clauseelement: Any, *args: Any) -> None:
+        seen.add(id(clauseelement))
+
+    sa.event.listen(storage.engine, "before_execute", record)
+    try:
+        for n in range(5):
+            storage.begin()
+            storage.lock_collection(CID, PID)
+            storage.create(CID, PID, {"n": n})
+            storage.commit()
+            with pytest.raises(RecordNotFoundError):
+                storage.get(CID, PID, f"missing-{n}")
+    finally:
+        sa.event.remove(storage.engine, "before_execute", record)
+    assert len(seen) == 3  # the lock, the write, the read
 
 
 def test_failed_writes_cost_no_timestamp(storage: sql_storage.Storage) -> None:
@@ -568,7 +634,7 @@ def test_migrating_a_database_with_records_counts_them(sqlite_url: str) -> None:
             sa.insert(sql_query.records),
             [{**row, "parent_id": PID, "id": str(n), "deleted": n == 0} for n in range(5)],
         )
-    assert storage.initialize_schema() == "storage: upgraded storage_0001 -> storage_0002"
+    assert storage.initialize_schema() == "storage: upgraded storage_0001 -> storage_0003"
     assert storage.count_all(CID, PID) == 4
     storage.delete(CID, PID, "1")
     assert storage.count_all(CID, PID) == 3
@@ -739,11 +805,11 @@ def test_initialize_schema_tells_what_it_does(sqlite_url: str) -> None:
     storage = _build(sqlite_url)
     path = sqlite_url.removeprefix("sqlite:///")
     assert storage.initialize_schema(dry_run=True) == (
-        f"storage: would create {path} and upgrade empty -> storage_0002"
+        f"storage: would create {path} and upgrade empty -> storage_0003"
     )
     assert not Path(path).exists()  # a dry run creates nothing, not even the file
-    assert storage.initialize_schema() == "storage: upgraded empty -> storage_0002"
-    assert storage.initialize_schema() == "storage: up to date (revision storage_0002)"
+    assert storage.initialize_schema() == "storage: upgraded empty -> storage_0003"
+    assert storage.initialize_schema() == "storage: up to date (revision storage_0003)"
     # The revision's tables are exactly those the backend queries.
     from cliquet.storage.sql_query import metadata
 

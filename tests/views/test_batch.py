@@ -9,6 +9,7 @@ from cliquet.events import AfterResourceChanged, ResourceChanged
 from cliquet.storage import StorageError
 from cliquet.testing.web import TEST_SETTINGS, build_app
 from tests.resource import conftest as resource_fixtures
+from tests.test_events import failing_commits
 
 # The resource test service (tests/resource/testapp.py), over every storage backend.
 backend_settings = resource_fixtures.backend_settings
@@ -458,21 +459,14 @@ def test_a_backend_failure_in_a_subrequest_fails_the_whole_batch(app, alice, mon
 
 @pytest.mark.backends("memory", "sqlite", "postgresql")
 def test_a_failing_commit_fails_the_whole_batch(app, alice, monkeypatch):
-    registry = app.app.registry
-    backend = registry.permission if hasattr(registry.permission, "engine") else registry.storage
-
-    def failing_commit():
-        raise StorageError("commit failed")
-
-    monkeypatch.setattr(backend, "commit", failing_commit)
     body = {
         "defaults": {"method": "POST", "path": "/articles"},
         "requests": [{"body": {"data": {"title": "a"}}}, {"body": {"data": {"title": "b"}}}],
     }
-    response = batch(app, body, headers=alice, status=503)
+    with failing_commits(app.app.registry, monkeypatch):
+        response = batch(app, body, headers=alice, status=503)
     assert_error(response, 503, 201)
     assert response.headers["Retry-After"] == "30"
-    monkeypatch.undo()
     assert titles(app, alice) == []
     app.post_json("/v1/articles", {"data": {"title": "after"}}, headers=alice, status=201)
     assert titles(app, alice) == ["after"]

@@ -1,0 +1,104 @@
+"""A request's unit of work on the SQL backends: what it sends to the database, and when.
+
+The statements of a POST and a GET are counted as they reach the driver: the cost of a
+write is the collection's lock (which reserves the timestamp and tells the previous one)
+and the write itself; a read is one query per backend asked.
+"""
+
+import pytest
+import sqlalchemy as sa
+
+from tests.resource import conftest as resource_fixtures
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
+backend_settings = resource_fixtures.backend_settings
+make_resource_app = resource_fixtures.make_resource_app
+app = resource_fixtures.app
+alice = resource_fixtures.alice
+
+
+class Sent:
+    """Every statement an engine sends, COMMIT and ROLLBACK included."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.statements = []
+        self._listeners = [
+            ("before_cursor_execute", self._statement),
+            ("commit", lambda conn: self.statements.append("COMMIT")),
+            ("rollback", lambda conn: self.statements.append("ROLLBACK")),
+        ]
+        for name, listener in self._listeners:
+            sa.event.listen(engine, name, listener)
+
+    def _statement(self, conn, cursor, statement, *args):
+        self.statements.append(f"{statement.split()[0].upper()} {_table(statement)}")
+
+    def close(self):
+        for name, listener in self._listeners:
+            sa.event.remove(self.engine, name, listener)
+
+
+def _table(statement):
+    for table in ("timestamps", "records", "access_control_entries", "user_principals"):
+        if f" {table}" in statement:
+            return table
+    return ""
+
+
+@pytest.fixture
+def sent(app):
+    recorder = Sent(app.app.registry.storage.engine)
+    yield recorder
+    recorder.close()
+
+
+def _writes(statements):
+    """The statements of the unit of work's transaction, without the principals' lookup."""
+    return [s for s in statements if "user_principals" not in s]
+
+
+def test_a_post_sends_the_lock_the_insert_and_the_commit(app, alice, sent):
+    app.post_json("/v1/articles", {"data": {"title": "warm"}}, headers=alice, status=201)
+    sent.statements.clear()
+    app.post_json("/v1/articles", {"data": {"title": "one"}}, headers=alice, status=201)
+    begin = ["BEGIN "] if app.app.registry.storage.engine.dialect.name == "sqlite" else []
+    assert _writes(sent.statements) == [
+        *begin,
+        "INSERT timestamps",  # creates or locks the row, reserves, tells the previous
+        "INSERT records",
+        "COMMIT",
+    ]
+
+
+def test_a_post_with_if_match_on_the_collection_costs_no_more(app, alice, sent):
+    etag = app.get("/v1/articles", headers=alice).headers["ETag"]
+    sent.statements.clear()
+    headers = {**alice, "If-Match": etag}
+    app.post_json("/v1/articles", {"data": {"title": "one"}}, headers=headers, status=201)
+    assert [s for s in _writes(sent.statements) if s.endswith(("timestamps", "records"))] == [
+        "INSERT timestamps",
+        "INSERT records",
+    ]
+
+
+def test_a_refused_precondition_puts_nothing_and_sends_a_rollback(app, alice, sent):
+    created = app.post_json("/v1/articles", {"data": {"title": "a"}}, headers=alice).json
+    sent.statements.clear()
+    headers = {**alice, "If-Match": '"1"'}
+    app.post_json("/v1/articles", {"data": {"title": "b"}}, headers=headers, status=412)
+    writes = _writes(sent.statements)
+    assert "INSERT records" not in writes and "COMMIT" not in writes
+    assert writes[-1] == "ROLLBACK"
+    etag = app.get("/v1/articles", headers=alice).headers["ETag"]
+    assert etag == f'"{created["data"]["last_modified"]}"'
+
+
+def test_a_get_of_one_record_is_one_query_outside_any_unit_of_work(app, alice, sent):
+    created = app.post_json("/v1/articles", {"data": {"title": "a"}}, headers=alice).json
+    sent.statements.clear()
+    app.get(f"/v1/articles/{created['data']['id']}", headers=alice, status=200)
+    queries = [s for s in _writes(sent.statements) if s not in ("BEGIN ", "COMMIT", "ROLLBACK")]
+    assert queries == ["SELECT records"]
+    assert "INSERT timestamps" not in sent.statements
