@@ -216,3 +216,9 @@ def test_a_subrequest_with_its_own_token_is_its_user(app, provider):
     }
     responses = app.post_json("/v1/batch", body, headers=alice).json["responses"]
     assert [r["body"]["user"]["id"] for r in responses] == ["mock:alice", "mock:bob"]
+
+
+def test_a_callback_not_allowed_names_the_setting(app):
+    params = {"callback": "https://evil.example/#tokens="}
+    body = _error(app.get("/v1/openid/mock/login", params=params, status=400), 400, 107)
+    assert "multiauth.policy.mock.login_callback_urls" in body["message"]

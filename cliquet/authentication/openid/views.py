@@ -101,7 +101,8 @@ def _login(request: Any) -> Any:
         raise _invalid("callback", "Must be an http(s) URL.")
     if not policy.valid_callback(callback):
         raise _invalid(
-            "callback", f"Not one of the callbacks allowed by multiauth.policy.{policy.name}."
+            "callback",
+            f"Not allowed by multiauth.policy.{policy.name}.login_callback_urls.",
         )
     scope = _query(request, "scope") or policy.scope
     if len(scope) > 1024 or not _SCOPE.fullmatch(scope):
