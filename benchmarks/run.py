@@ -56,6 +56,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import harness  # noqa: E402  (sibling modules, not a package)
+import profiling  # noqa: E402
 import report  # noqa: E402
 from harness import Answer, Request, Server, Session  # noqa: E402
 
@@ -211,27 +212,58 @@ def throughput(backend: str, args: argparse.Namespace, placement: harness.Placem
             }
             print(f"[{backend}] {header()}", flush=True)
             for scenario in args.scenarios:
-                for server in pair:  # warm-up, not counted
-                    harness.load(
-                        server.port, loads[server.name][scenario], args.warmup, args.concurrency
-                    )
-                runs: dict[str, list[harness.Run]] = {s.name: [] for s in pair}
-                for round_ in range(args.rounds):
-                    for server in pair if round_ % 2 == 0 else pair[::-1]:
-                        factory = loads[server.name][scenario]
-                        run = harness.load(server.port, factory, args.seconds, args.concurrency)
-                        runs[server.name].append(run)
-                ratios = [
-                    a.rate / b.rate if b.rate else float("inf")
-                    for a, b in zip(runs["cliquet"], runs["kinto"], strict=True)
-                ]
-                results[scenario] = {
-                    "cliquet": summary(runs["cliquet"]),
-                    "kinto": summary(runs["kinto"]),
-                    "ratio": statistics.median(ratios),
-                }
+                results[scenario] = compare(pair, loads, scenario, args)
                 print(f"[{backend}] {line(scenario, results[scenario])}", flush=True)
+                if scenario in args.profile:
+                    for server in pair:
+                        profile(
+                            server, loads[server.name][scenario], f"{backend}-{scenario}", args
+                        )
     return results
+
+
+def compare(
+    pair: list[Server], loads: dict[str, dict], scenario: str, args: argparse.Namespace
+) -> dict:
+    """One workload on both servers: warm-up, then rounds in alternating order."""
+    for server in pair:  # warm-up, not counted
+        harness.load(server.port, loads[server.name][scenario], args.warmup, args.concurrency)
+    runs: dict[str, list[harness.Run]] = {s.name: [] for s in pair}
+    for round_ in range(args.rounds):
+        for server in pair if round_ % 2 == 0 else pair[::-1]:
+            factory = loads[server.name][scenario]
+            runs[server.name].append(
+                harness.load(server.port, factory, args.seconds, args.concurrency)
+            )
+    ratios = [
+        a.rate / b.rate if b.rate else float("inf")
+        for a, b in zip(runs["cliquet"], runs["kinto"], strict=True)
+    ]
+    return {
+        "cliquet": summary(runs["cliquet"]),
+        "kinto": summary(runs["kinto"]),
+        "ratio": statistics.median(ratios),
+    }
+
+
+def profile(
+    server: Server, factory: harness.SessionFactory, name: str, args: argparse.Namespace
+) -> None:
+    """One more round of the workload (not counted), sampled by py-spy; a summary to --out."""
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    raw = out / f"profile-{name}-{server.name}.raw"
+    sampler = profiling.start(server.process.pid, args.seconds, raw)
+    time.sleep(0.5)  # py-spy attaches
+    harness.load(server.port, factory, args.seconds + 1, args.concurrency)
+    _, stderr = sampler.communicate(timeout=60)
+    if sampler.returncode != 0 or not raw.exists():
+        print(f"  py-spy failed on {server.name}: {stderr.decode(errors='replace')[-300:]}")
+        return
+    text = profiling.summary(raw, f"{server.name}, {name}")
+    raw.unlink()
+    (out / f"profile-{name}-{server.name}.txt").write_text(text)
+    print(text)
 
 
 def header() -> str:
@@ -525,6 +557,14 @@ def parse_args() -> argparse.Namespace:
         help="serve ours from this commit (git archive) instead of the working tree, which "
         "others' uncommitted changes may share (default: the working tree)",
     )
+    parser.add_argument(
+        "--profile",
+        nargs="+",
+        choices=SCENARIOS,
+        default=[],
+        help="after these workloads, one more round of each server under py-spy; the summary "
+        "to --out as profile-<backend>-<workload>-<server>.txt (default: none)",
+    )
     parser.add_argument("--skip-throughput", action="store_true", help="only the scaling run")
     parser.add_argument("--skip-scaling", action="store_true", help="only the throughput run")
     parser.add_argument(
@@ -566,6 +606,8 @@ def parse_args() -> argparse.Namespace:
         )
     if args.list_size < 100 or min(args.sizes) < 1000:
         parser.error("--list-size must be at least 100 and each size at least 1000")
+    if args.profile and not profiling.available():
+        parser.error("--profile needs py-spy: python3 -m pip install py-spy")
     if not os.path.exists(args.kinto_python):
         parser.error(
             f"no {args.kinto_python}: python3 -m venv /tmp/kinto-venv && "
