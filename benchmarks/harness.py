@@ -77,26 +77,56 @@ kinto.bucket_create_principals = system.Authenticated
 multiauth.policies = basicauth
 """
 KINTO_BUCKET = "/v1/buckets/bench"
-KINTO_COLLECTIONS = ("new", "listed")
 
 
 def basic_auth(user: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode("ascii")
 
 
+@dataclasses.dataclass(frozen=True)
+class Collection:
+    """A collection of records on one server: its URL, who may write it, its row's parent."""
+
+    path: str
+    auth: str
+    parent: str  # the records' parent_id in the server's table
+
+
 @dataclasses.dataclass
 class Server:
-    """A running server and where its two collections live (creations, and the listed one)."""
+    """A running server: ``cliquet`` or ``kinto``, and where its collections live."""
 
     name: str
     port: int
     process: subprocess.Popen[bytes]
     log: pathlib.Path
     database: str | None
-    records: str  # path of the collection that creations go to
-    records_auth: str
-    listed: str  # path of the large collection that lists, filters and pages read
-    listed_auth: str
+
+    def collection(self, name: str) -> Collection:
+        """Ours keeps articles per user (a user is a collection); Kinto's are in a bucket."""
+        if self.name == "cliquet":
+            user = f"{USER}-{name}"
+            return Collection(
+                "/v1/articles", basic_auth(user), basicauth_userid(SECRET, user, PASSWORD)
+            )
+        parent = f"{KINTO_BUCKET.removeprefix('/v1')}/collections/{name}"
+        return Collection(f"/v1{parent}/records", basic_auth(USER), parent)
+
+    @property
+    def records(self) -> Collection:
+        """Where creations go."""
+        return self.collection("new")
+
+    @property
+    def listed(self) -> Collection:
+        """The large collection that lists, filters and pages read."""
+        return self.collection("listed")
+
+    def create(self, collection: Collection) -> None:
+        """Kinto's collections are created before use; ours come with their first record."""
+        if self.name == "kinto":
+            path = collection.path.removesuffix("/records")
+            call(self, "PUT", path, collection.auth, {"data": {}})
 
 
 # A request: (method, path, auth header, body or None).
@@ -332,11 +362,7 @@ def start_cliquet(tmp: pathlib.Path, database: str | None, placement: Placement)
             stdout=subprocess.DEVNULL,
             stderr=out,
         )
-    # Articles are kept per user: another user is another collection.
-    auth, listed_auth = basic_auth(USER), basic_auth(USER + "-list")
-    return Server(
-        "cliquet", port, process, log, database, "/v1/articles", auth, "/v1/articles", listed_auth
-    )
+    return Server("cliquet", port, process, log, database)
 
 
 def start_kinto(
@@ -366,18 +392,7 @@ def start_kinto(
         process = subprocess.Popen(
             pinned(command, placement.cpu), cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=out
         )
-    auth, base = basic_auth(USER), f"{KINTO_BUCKET}/collections"
-    return Server(
-        "kinto",
-        port,
-        process,
-        log,
-        database,
-        f"{base}/new/records",
-        auth,
-        f"{base}/listed/records",
-        auth,
-    )
+    return Server("kinto", port, process, log, database)
 
 
 def stop(server: Server) -> None:
@@ -404,10 +419,10 @@ def servers(
         for server in started:
             wait_for_heartbeat(server)
         kinto = started[1]
-        call(kinto, "PUT", KINTO_BUCKET, kinto.records_auth, {"data": {}})
-        for collection in KINTO_COLLECTIONS:
-            path = f"{KINTO_BUCKET}/collections/{collection}"
-            call(kinto, "PUT", path, kinto.records_auth, {"data": {}})
+        call(kinto, "PUT", KINTO_BUCKET, basic_auth(USER), {"data": {}})
+        for server in started:
+            server.create(server.records)
+            server.create(server.listed)
         yield started
     finally:
         for server in started:
@@ -453,20 +468,19 @@ def batch_body(path: str, first: int) -> bytes:
     return json.dumps({"requests": requests}).encode()
 
 
-def fill_over_http(server: Server, count: int) -> None:
-    """Fill the listed collection with ``count`` records, in batches, one after the other.
+def fill_over_http(server: Server, collection: Collection, count: int) -> None:
+    """Fill ``collection`` with ``count`` records, in batches, one after the other.
 
     Sequential: Kinto on PostgreSQL refuses concurrent creations in one collection now and then
     (409 errno 122, "please retry"), which is no concern of set-up.
     """
-    path = server.listed
     for start in range(0, count, BATCH_SIZE):
         n = min(BATCH_SIZE, count - start)
         requests = [
-            {"method": "POST", "path": path, "body": {"data": record_data(i)}}
+            {"method": "POST", "path": collection.path, "body": {"data": record_data(i)}}
             for i in range(start, start + n)
         ]
-        answer = call(server, "POST", "/v1/batch", server.listed_auth, {"requests": requests})
+        answer = call(server, "POST", "/v1/batch", collection.auth, {"requests": requests})
         failure = batch_failures(answer)
         if failure:
             raise RuntimeError(f"{server.name}: filling the listed collection: {failure}")
@@ -495,8 +509,8 @@ FROM generate_series(0, %(count)s - 1) AS i
 """
 
 
-def bulk_load(server: Server, count: int) -> int:
-    """Load ``count`` records into the listed collection in one statement; ``ANALYZE``.
+def bulk_load(server: Server, collection: Collection, count: int) -> int:
+    """Load ``count`` records into ``collection`` in one statement; ``ANALYZE``.
 
     Returns the ``last_modified`` of record 0 (record ``i`` has that plus ``i``): all of them
     in the past, so that the servers' own writes come after them.
@@ -505,14 +519,13 @@ def bulk_load(server: Server, count: int) -> int:
 
     start = int(time.time() * 1000) - count - 60_000
     assert server.database is not None
+    parent = collection.parent
     with psycopg.connect(PG_URL.format(server.database), autocommit=True) as conn:
         if server.name == "cliquet":
-            parent = basicauth_userid(SECRET, USER + "-list", PASSWORD)
             conn.execute(CLIQUET_LOAD, {"parent": parent, "start": start, "count": count})
             conn.execute(CLIQUET_STAMP, {"parent": parent, "stamp": start + count})
             tables = ["records", "timestamps", "record_counts"]
         else:
-            parent = server.listed.removeprefix("/v1").removesuffix("/records")
             with conn.transaction():
                 conn.execute("ALTER TABLE objects DISABLE TRIGGER tgr_objects_last_modified")
                 conn.execute(KINTO_LOAD, {"parent": parent, "start": start, "count": count})
@@ -523,12 +536,12 @@ def bulk_load(server: Server, count: int) -> int:
     return start
 
 
-def fill(server: Server, count: int) -> None:
-    """The listed collection of ``count`` records: in bulk on PostgreSQL, else over HTTP."""
+def fill(server: Server, collection: Collection, count: int) -> None:
+    """``count`` records in ``collection``: in bulk on PostgreSQL, else over HTTP."""
     if server.database is None:
-        fill_over_http(server, count)
+        fill_over_http(server, collection, count)
     else:
-        bulk_load(server, count)
+        bulk_load(server, collection, count)
 
 
 def export(ref: str, into: pathlib.Path) -> str:

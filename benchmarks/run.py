@@ -106,7 +106,7 @@ class Mixed(Session):
         self.server, self.rng, self.since = server, random.Random(seed), since
         self.owned: list[str] = []  # records this client created, for PATCH and delete
         self.n = seed * 1_000_000
-        self.walk = harness.Walk(f"{server.listed}?_limit={LIST_PAGE}", server.listed_auth)
+        self.walk = harness.Walk(f"{server.listed.path}?_limit={LIST_PAGE}", server.listed.auth)
         self.action = ""
 
     def request(self) -> Request:
@@ -116,7 +116,7 @@ class Mixed(Session):
         if action in ("patch", "delete") and not self.owned:
             action = "create"
         self.action = action
-        listed, auth = self.server.listed, self.server.listed_auth
+        listed, auth = self.server.listed.path, self.server.listed.auth
         if action == "create":
             return "POST", listed, auth, harness.record_body(self.n)
         if action == "batch-create":
@@ -152,8 +152,8 @@ class Mixed(Session):
 
 
 def sessions(server: Server, fixtures: Fixtures) -> dict[str, harness.SessionFactory]:
-    records, auth = server.records, server.records_auth
-    listed, listed_auth = server.listed, server.listed_auth
+    records, auth = server.records.path, server.records.auth
+    listed, listed_auth = server.listed.path, server.listed.auth
     filtered = f"{listed}?body=group-7&_sort=-last_modified&_limit={LIST_PAGE}"
 
     def fixed(method: str, path: str, auth: str, body=None) -> harness.SessionFactory:
@@ -177,12 +177,14 @@ def sessions(server: Server, fixtures: Fixtures) -> dict[str, harness.SessionFac
 
 
 def prepare(server: Server, list_size: int, concurrency: int) -> Fixtures:
-    harness.fill(server, list_size)
+    harness.fill(server, server.listed, list_size)
     newest = harness.call(
-        server, "GET", f"{server.listed}?_sort=-last_modified&_limit=10", server.listed_auth
+        server, "GET", f"{server.listed.path}?_sort=-last_modified&_limit=10", server.listed.auth
     ).json()["data"]
     created = [
-        harness.call(server, "POST", server.records, server.records_auth, {"data": {"title": "t"}})
+        harness.call(
+            server, "POST", server.records.path, server.records.auth, {"data": {"title": "t"}}
+        )
         for _ in range(concurrency + 1)
     ]
     ids = [answer.json()["data"]["id"] for answer in created]
@@ -309,9 +311,10 @@ SCALING = (
 
 @dataclasses.dataclass
 class Loaded:
-    """A server at one size of the scaling run, and its keep-alive connection."""
+    """A collection of one size on one server, and a keep-alive connection to it."""
 
     server: Server
+    collection: harness.Collection
     size: int
     start: int  # last_modified of record 0
     record: str  # a record to GET
@@ -319,7 +322,7 @@ class Loaded:
 
     def request(self, label: str) -> Request:
         """The request of ``label``, after whatever untimed request it needs first."""
-        listed, auth, size = self.server.listed, self.server.listed_auth, self.size
+        listed, auth, size = self.collection.path, self.collection.auth, self.size
         if label == "list, a page deep (via Next-Page)":
             # Kinto's tokens are good for one use: each sample walks to its page anew.
             first = f"{listed}?_limit={SCALING_PAGE}&lt_last_modified={self.start + size // 2}"
@@ -347,63 +350,72 @@ class Loaded:
 
 
 def load_for_scaling(server: Server, size: int) -> Loaded:
+    """A collection of ``size`` records loaded in bulk, checked, and one more POSTed."""
+    collection = server.collection(f"size{size}")
+    server.create(collection)
     began = time.perf_counter()
-    start = harness.bulk_load(server, size)
+    start = harness.bulk_load(server, collection, size)
     took = time.perf_counter() - began
-    print(f"[scaling {size:,}] {server.name}: {size:,} records loaded in {took:.1f} s", flush=True)
+    print(f"[scaling] {server.name}: {size:,} records loaded in {took:.1f} s", flush=True)
+    path, auth = collection.path, collection.auth
     body = {"data": harness.record_data(size)}
-    record = harness.call(server, "POST", server.listed, server.listed_auth, body).json()
+    record = harness.call(server, "POST", path, auth, body).json()
     # What the scenarios rely on: the count, and one record of each rank.
-    head = harness.call(server, "HEAD", server.listed, server.listed_auth).headers
+    head = harness.call(server, "HEAD", path, auth).headers
     total = head.get("Total-Records") or head.get("Total-Objects")
-    one = harness.call(server, "GET", f"{server.listed}?rank={size // 2}", server.listed_auth)
+    one = harness.call(server, "GET", f"{path}?rank={size // 2}", auth)
     if total != str(size + 1) or len(one.json()["data"]) != 1:
         raise RuntimeError(
             f"{server.name}: {total} records, {one.body[:200]!r} of rank {size // 2}"
         )
     connection = http.client.HTTPConnection(harness.HOST, server.port, timeout=300)
-    return Loaded(server, size, start, record["data"]["id"], connection)
+    return Loaded(server, collection, size, start, record["data"]["id"], connection)
 
 
-def sample(label: str, order: list[Loaded], requests: int) -> dict[str, dict]:
-    """``{server: {"p50_ms", "best_ms", "errors"}}``: the servers in turn, request by request."""
-    samples: dict[str, list[float]] = {x.server.name: [] for x in order}
-    errors: dict[str, collections.Counter[str]] = {
-        x.server.name: collections.Counter() for x in order
-    }
+def sample(label: str, order: list[Loaded], requests: int) -> list[dict]:
+    """``{"p50_ms", "best_ms", "errors"}`` of each of ``order``, in turn request by request."""
+    samples: list[list[float]] = [[] for _ in order]
+    errors: list[collections.Counter[str]] = [collections.Counter() for _ in order]
     for n in range(WARMUP_REQUESTS + requests):
-        for loaded in order:
+        for i, loaded in enumerate(order):
             request = loaded.request(label)
             began = time.perf_counter()
             answer = harness.send(loaded.connection, request)
             elapsed = time.perf_counter() - began
             if not 200 <= answer.status < 300:
-                errors[loaded.server.name][str(answer.status)] += 1
+                errors[i][str(answer.status)] += 1
             elif n >= WARMUP_REQUESTS:
-                samples[loaded.server.name].append(elapsed)
-    return {
-        name: {
+                samples[i].append(elapsed)
+    return [
+        {
             "p50_ms": statistics.median(values) * 1000 if values else None,
             "best_ms": min(values) * 1000 if values else None,
-            "errors": dict(errors[name]),
+            "errors": dict(counter),
         }
-        for name, values in samples.items()
-    }
+        for values, counter in zip(samples, errors, strict=True)
+    ]
 
 
-def scaling(size: int, args: argparse.Namespace, placement: harness.Placement) -> dict:
-    """``{label: {server: {"p50_ms", "best_ms", "errors"}}}`` at ``size`` records."""
+def scaling(args: argparse.Namespace, placement: harness.Placement) -> dict:
+    """``{size: {label: {server: {"p50_ms", "best_ms", "errors"}}}}``.
+
+    One database per server holds a collection of each size; every request takes its turn
+    among all sizes and both servers, so that a change of the machine's load between sizes
+    weighs on all of them alike.
+    """
     names = [f"bench_scaling_cliquet_{os.getpid()}", f"bench_scaling_kinto_{os.getpid()}"]
-    results: dict[str, dict] = {}
+    results: dict[str, dict] = {str(size): {} for size in args.sizes}
     with tempfile.TemporaryDirectory() as tmp, harness.databases("postgresql", names) as dbs:
         with harness.servers(pathlib.Path(tmp), args.kinto_python, dbs, placement) as pair:
-            loaded = [load_for_scaling(server, size) for server in pair]
+            loaded = [load_for_scaling(server, size) for size in args.sizes for server in pair]
             try:
                 for index, label in enumerate(SCALING):
                     order = loaded if index % 2 == 0 else loaded[::-1]
-                    results[label] = sample(label, order, args.requests)
-                    ours, kinto = results[label]["cliquet"], results[label]["kinto"]
-                    print(f"[scaling {size:,}] {label}: ours {ms(ours)}, Kinto {ms(kinto)}")
+                    for x, figures in zip(order, sample(label, order, args.requests), strict=True):
+                        results[str(x.size)].setdefault(label, {})[x.server.name] = figures
+                    for size in args.sizes:
+                        ours, kinto = (results[str(size)][label][s] for s in ("cliquet", "kinto"))
+                        print(f"[scaling {size:,}] {label}: ours {ms(ours)}, Kinto {ms(kinto)}")
             finally:
                 for x in loaded:
                     x.connection.close()
@@ -458,9 +470,8 @@ def measure(args: argparse.Namespace, placement: harness.Placement, served: str)
             results["throughput"][backend] = throughput(backend, args, placement)
             print(f"load average {harness.load_average()}", flush=True)
     if not args.skip_scaling:
-        for size in args.sizes:
-            results["scaling"][str(size)] = scaling(size, args, placement)
-            print(f"load average {harness.load_average()}", flush=True)
+        results["scaling"] = scaling(args, placement)
+        print(f"load average {harness.load_average()}", flush=True)
     meta["load_average_end"] = harness.load_average()
     meta["seconds"] = round(time.perf_counter() - began)
     out = pathlib.Path(args.out)
