@@ -4,6 +4,8 @@
  * Screenshots go to test-output/ (not committed; CI keeps them).
  */
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -19,7 +21,8 @@ let browser: Browser;
 
 beforeAll(async () => {
   mkdirSync(output, { recursive: true });
-  service = await startService();
+  // Small pages: the cross-origin test reads several through Next-Page.
+  service = await startService({ "cliquet.paginate_by": "5" });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
 }, 90_000);
 
@@ -113,5 +116,32 @@ describe("the demo page in headless Chromium", () => {
       return c.resource("/articles").list();
     });
     expect(stored).toEqual([expect.objectContaining({ title: "Hello world", _status: "synced" })]);
+  }, 60_000);
+
+  it("works from a page of another origin (CORS: preflights, ETag and Next-Page exposed)", async () => {
+    // The application's page, served by a server of its own: another origin (another port).
+    const app = createServer((_request, response) => {
+      response.writeHead(200, { "Content-Type": "text/html" });
+      response.end(`<!doctype html><script src="${service.url}/__client__/cliquet-client.js"></script>`);
+    });
+    await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
+    const appOrigin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${appOrigin}/`);
+    const outcome = await page.evaluate(async (server) => {
+      const { Client } = (window as unknown as { cliquet: any }).cliquet;
+      const auth = { user: "cors", password: "elsewhere" };
+      const writer = new Client({ server, auth, store: "memory", remote: false }).resource("/articles");
+      for (let i = 0; i < 12; i++) await writer.create({ title: `from another origin ${i}` });
+      const pushed = await writer.sync();
+      const reader = new Client({ server, auth, store: "memory", remote: false }).resource("/articles");
+      const pulled = await reader.sync();
+      return {
+        origin: location.origin, pushed: pushed.counts.published, pulled: pulled.counts.created,
+        ok: pushed.ok && pulled.ok, same: pulled.lastModified === pushed.lastModified,
+      };
+    }, service.url);
+    app.close();
+    expect(outcome).toEqual({ origin: appOrigin, pushed: 12, pulled: 12, ok: true, same: true });
   }, 60_000);
 });
