@@ -1,7 +1,9 @@
 import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { readmeExamples } from "../support/readme.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -19,4 +21,21 @@ describe("the committed build", () => {
     expect(typeof scope.cliquet.Client).toBe("function");
     expect(scope.cliquet.Strategy.CLIENT_WINS).toBe("client_wins");
   });
+
+  it("the README's ES module example type-checks against the library's types", () => {
+    const dir = join(root, "test-output", "typecheck");
+    mkdirSync(dir, { recursive: true });
+    const example = readmeExamples()[0].replace(`from "cliquet-client"`, `from "../../src/index.js"`);
+    writeFileSync(join(dir, "readme-example.ts"), `${example}\nexport {};\n`);
+    const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+    const args = ["--noEmit", "--strict", "--skipLibCheck", "--target", "ES2022", "--module", "ES2022",
+      "--moduleResolution", "Bundler", "--lib", "ES2022,DOM", join(dir, "readme-example.ts")];
+    let output = "";
+    try {
+      execFileSync(process.execPath, [tsc, ...args], { encoding: "utf8", cwd: root });
+    } catch (e) {
+      output = String((e as { stdout?: string }).stdout ?? e);
+    }
+    expect(output).toBe("");
+  }, 60_000);
 });
