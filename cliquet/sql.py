@@ -315,6 +315,13 @@ class _WriterTurns:
     lasts milliseconds. The threads of a process wait here instead, each woken as soon as the
     previous one is done; the busy handler is left to arbitrate between processes, one writer
     of each.
+
+    Still needed under pyramid_tm: the transaction manager decides when a unit of work
+    begins and ends, not in which order the threads get SQLite's one write lock, and a unit
+    of work must hold it from its first statement (``BEGIN IMMEDIATE``: a WAL transaction
+    that has read cannot become a writer once another connection wrote). The turn is taken
+    when the unit's connection begins and given back when zope.sqlalchemy closes its session
+    (the connection's checkin), whether it committed or not.
     """
 
     def __init__(self, timeout_seconds: float) -> None:
@@ -551,6 +558,12 @@ class UnitOfWork:
         # A unit of work's connection takes the write lock up front (SQLite; ignored by
         # PostgreSQL): see _create_sqlite_engine.
         self._writer = engine.execution_options(**{IMMEDIATE: True})
+        # A read of one statement outside a unit of work needs no transaction: PostgreSQL
+        # answers it alone (no BEGIN and COMMIT round trips). SQLite's cost nothing (no
+        # network) and its transactions are begun by the begin hook, so they stay.
+        self._reader = engine
+        if engine.dialect.name == "postgresql":
+            self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._holders = _Holders()
 
     def transaction(self) -> Any:
@@ -635,14 +648,22 @@ class UnitOfWork:
         return connection
 
     @contextmanager
-    def connect(self, *, writes: bool = False) -> Iterator[sqlalchemy.engine.Connection]:
+    def connect(
+        self, *, writes: bool = False, one_read: bool = False
+    ) -> Iterator[sqlalchemy.engine.Connection]:
         """The unit of work's connection when one is open, else a transaction of its own.
 
         ``writes``: that transaction of its own is a writer's (on SQLite: ``BEGIN IMMEDIATE``,
         after this process's other writers, as a unit of work's), not a deferred one, whose
         write could lose the lock to every other writer until its busy timeout passed.
+        ``one_read``: the caller runs one query and writes nothing, which needs no
+        transaction of its own (PostgreSQL: autocommit).
         """
         txn = self.transaction()
+        if txn is None and one_read:
+            with self._reader.connect() as connection:
+                yield connection
+            return
         if txn is None:
             with self.engine.connect() as connection:
                 if writes:

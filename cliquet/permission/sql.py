@@ -57,6 +57,15 @@ class Permission(PermissionBase):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.units = unit_of_work(engine)
+        # Asked on every authenticated request and every record's check: built once, so
+        # that SQLAlchemy finds them compiled without computing their cache key again.
+        self._user_principals = sa.select(_user_principals.c.principal).where(
+            _user_principals.c.user_id == sa.bindparam("user")
+        )
+        self._principals_of = sa.select(_aces.c.principal).where(
+            _aces.c.object_id == sa.bindparam("object"),
+            _aces.c.permission == sa.bindparam("permission_name"),
+        )
 
     # Units of work, shared with the storage when on the same database (cliquet.sql.UnitOfWork)
 
@@ -114,11 +123,9 @@ class Permission(PermissionBase):
             conn.execute(statement)
 
     def get_user_principals(self, user_id: str) -> set[str]:
-        query = sa.select(_user_principals.c.principal).where(
-            _user_principals.c.user_id == user_id
-        )
-        with translate_errors(PermissionBackendError), self.units.connect() as conn:
-            return set(conn.execute(query).scalars())
+        connecting = self.units.connect(one_read=True)
+        with translate_errors(PermissionBackendError), connecting as conn:
+            return set(conn.execute(self._user_principals, {"user": user_id}).scalars())
 
     def add_principal_to_ace(self, object_id: str, permission: str, principal: str) -> None:
         statement = (
@@ -139,16 +146,16 @@ class Permission(PermissionBase):
             conn.execute(statement)
 
     def get_object_permission_principals(self, object_id: str, permission: str) -> set[str]:
-        query = sa.select(_aces.c.principal).where(
-            _aces.c.object_id == object_id, _aces.c.permission == permission
-        )
-        with translate_errors(PermissionBackendError), self.units.connect() as conn:
-            return set(conn.execute(query).scalars())
+        params = {"object": object_id, "permission_name": permission}
+        connecting = self.units.connect(one_read=True)
+        with translate_errors(PermissionBackendError), connecting as conn:
+            return set(conn.execute(self._principals_of, params).scalars())
 
     def get_object_permissions(
         self, object_id: str, permissions: list[str] | None = None
     ) -> dict[str, set[str]]:
-        with translate_errors(PermissionBackendError), self.units.connect() as conn:
+        connecting = self.units.connect(one_read=True)
+        with translate_errors(PermissionBackendError), connecting as conn:
             return self._object_permissions(conn, object_id, permissions)
 
     def replace_object_permissions(

@@ -143,10 +143,11 @@ class Storage(StorageBase):
         self.units.rollback()
 
     @contextmanager
-    def _connect(self, *, writes: bool = False) -> Iterator[Connection]:
+    def _connect(self, *, writes: bool = False, one_read: bool = False) -> Iterator[Connection]:
         """The unit of work's connection, else a transaction of the call's own (a writer's if
-        it ``writes``: see :meth:`cliquet.sql.UnitOfWork.connect`)."""
-        with translate_errors(StorageError), self.units.connect(writes=writes) as conn:
+        it ``writes``, none if it is ``one_read``: see :meth:`cliquet.sql.UnitOfWork.connect`)."""
+        connecting = self.units.connect(writes=writes, one_read=one_read)
+        with translate_errors(StorageError), connecting as conn:
             yield conn
 
     # Timestamps
@@ -217,7 +218,7 @@ class Storage(StorageBase):
         stamps = self._stamps(create=False)
         if stamps is not None and key in stamps:
             return stamps[key].visible  # the collection is locked: nobody else moved it
-        with self._connect() as conn:
+        with self._connect(one_read=True) as conn:
             stamp = conn.execute(self._sql.timestamp, _key(key)).scalar()
         if stamp is None:
             # Outside a unit of work, in a writer's transaction of its own: on SQLite a
@@ -407,7 +408,7 @@ class Storage(StorageBase):
         auth: Any = None,
     ) -> dict[str, Any]:
         params = {**_key((collection_id, parent_id)), "object_id": object_id}
-        with self._connect() as conn:
+        with self._connect(one_read=True) as conn:
             row = conn.execute(self._sql.get, params).first()
         if row is None:
             raise RecordNotFoundError(object_id)
@@ -572,7 +573,7 @@ class Storage(StorageBase):
             modified_field=modified_field,
             include_deleted=include_deleted,
         )
-        with self._connect() as conn:
+        with self._connect(one_read=True) as conn:
             rows = conn.execute(
                 selection.listing(), execution_options=selection.execution_options
             ).all()
@@ -596,7 +597,7 @@ class Storage(StorageBase):
             id_field=id_field,
             modified_field=modified_field,
         )
-        with self._connect() as conn:
+        with self._connect(one_read=True) as conn:
             count = conn.execute(
                 selection.count(), execution_options=selection.execution_options
             ).scalar()

@@ -461,7 +461,19 @@ def _write_in_another_process(url: str, count: int, barrier: Any, results: Any) 
     try:
         storage = _build(url)
         barrier.wait(timeout=60)
-        stamps = [storage.create(CID, PID, {"n": n})["last_modified"] for n in range(count)]
+        stamps = []
+        for n in range(count):
+            if n % 2:  # as a request does: lock, write, commit; a rolled-back one between
+                storage.begin()
+                storage.lock_collection(CID, PID)
+                storage.create(CID, PID, {"rolled back": n})
+                storage.rollback()
+                storage.begin()
+                storage.lock_collection(CID, PID)
+                stamps.append(storage.create(CID, PID, {"n": n})["last_modified"])
+                storage.commit()
+            else:
+                stamps.append(storage.create(CID, PID, {"n": n})["last_modified"])
         storage.engine.dispose()
         results.put(stamps)
     except BaseException as e:
@@ -471,6 +483,8 @@ def _write_in_another_process(url: str, count: int, barrier: Any, results: Any) 
 def test_several_processes_get_unique_increasing_timestamps(
     storage: sql_storage.Storage, sql_url: str
 ) -> None:
+    """Decided by the database alone: no process keeps a timestamp of its own, rolled back
+    units of work included."""
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(2), context.Queue()
     workers = [
