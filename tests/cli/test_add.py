@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from cliquet_cli import wiring
 from cliquet_cli.main import cli
+from tests.own_tests import run_own_tests
 
 
 def run(*args, input=None):
@@ -29,11 +30,16 @@ def add(project, *args):
     return result
 
 
+def importable(project):
+    """PYTHONPATH of a fresh interpreter at the service's root, its packages importable."""
+    paths = [str(project), str(project / "cliquet-stats"), str(project / "cliquet-riak")]
+    return os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])
+
+
 def serve_check(project, code):
     """Run ``code`` in a fresh interpreter at the service's root, its packages importable."""
-    paths = [str(project), str(project / "cliquet-stats"), str(project / "cliquet-riak")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLIQUET_")}
-    env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = importable(project)
     return subprocess.run(
         [sys.executable, *code],
         cwd=project,
@@ -79,9 +85,7 @@ def test_an_extension_then_a_backend_are_wired_and_the_tests_pass(project):
     assert check.returncode == 0, check.stderr
     assert check.stdout.splitlines() == ["cliquet_riak.cache", "['client', 'stats']"]
 
-    tests = serve_check(
-        project, ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
-    )
+    tests = run_own_tests(project, {"PYTHONPATH": importable(project)})
     assert tests.returncode == 0, tests.stdout + tests.stderr
 
     result = run("update", str(project), "--no-input")

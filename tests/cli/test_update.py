@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
@@ -18,6 +17,7 @@ from click.testing import CliRunner
 from cliquet_cli import merging
 from cliquet_cli import render as render_module
 from cliquet_cli.main import cli
+from tests.own_tests import run_own_tests
 
 VIEWS_DOC = '"""What an article holds; cliquet adds ``id`` and ``last_modified``."""'
 OLD_VIEWS_DOC = '"""What an article holds."""'
@@ -143,15 +143,7 @@ def test_after_a_clean_update_the_project_tests_pass(old_project):
     assert "merged your edits with the template's: development.ini, svc/views.py" in result.output
     views = (old_project / "svc" / "views.py").read_text()
     assert VIEWS_DOC in views and "    # Mine.\n" in views
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLIQUET_")}
-    tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
-        cwd=old_project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    tests = run_own_tests(old_project)
     assert tests.returncode == 0, tests.stdout + tests.stderr
 
 

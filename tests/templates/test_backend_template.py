@@ -7,8 +7,6 @@ cliquet's conformance suite for its kind.
 
 import importlib
 import inspect
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import cliquet
 from cliquet.cache import CacheBase
 from cliquet.permission import PermissionBase
 from cliquet.storage import StorageBase
+from tests.own_tests import run_own_tests
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "backend"
 BASES = {"cache": CacheBase, "storage": StorageBase, "permission": PermissionBase}
@@ -165,15 +164,7 @@ def test_backend_loads_as_a_service_backend(project, kind, monkeypatch):
 
 
 def test_baked_tests_pass(project):
-    env = {**os.environ, "PYTHONPATH": str(project)}
-    completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    completed = run_own_tests(project, {"PYTHONPATH": str(project)})
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert " passed" in completed.stdout
     assert "skipped" not in completed.stdout

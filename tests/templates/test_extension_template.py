@@ -6,8 +6,6 @@ pass its own tests.
 """
 
 import importlib
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from packaging.requirements import Requirement
 
 import cliquet
 from cliquet.testing.web import basic_auth, build_app
+from tests.own_tests import run_own_tests
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "extension"
 SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
@@ -149,15 +148,7 @@ def test_subscriber_counts_a_change(on_path):
 @pytest.mark.parametrize("which", ["project", "custom_project"])
 def test_baked_tests_pass(request, which):
     baked = request.getfixturevalue(which)
-    env = {**os.environ, "PYTHONPATH": str(baked)}
-    completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=baked,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    completed = run_own_tests(baked, {"PYTHONPATH": str(baked)})
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert " passed" in completed.stdout
     assert "skipped" not in completed.stdout

@@ -5,16 +5,15 @@ cliquet that includes this one, and pass its own tests out of the box.
 """
 
 import configparser
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 
 import cliquet
+from tests.own_tests import run_own_tests
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "project"
 SKIPPED_DIRS = {"__pycache__", ".pytest_cache"}
@@ -161,15 +160,7 @@ def test_readme_starts_with_its_two_commands(cookies):
 @pytest.mark.parametrize("production_cache", ["redis", "postgresql"])
 def test_generated_tests_pass(cookies, production_cache):
     project = bake(cookies, project_name="blog-api", production_cache=production_cache)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLIQUET_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_own_tests(project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout and "failed" not in result.stdout
 
