@@ -85,6 +85,9 @@ def markdown(results: dict) -> str:
         f"{meta['load_average_end']}; the run took {meta['seconds']} s.",
         "",
     ]
+    if meta.get("load_average_after"):
+        phases = "; ".join(f"{k}: {v}" for k, v in meta["load_average_after"].items())
+        lines += [f"Load average after each part: {phases}.", ""]
     if results["throughput"]:
         lines += [
             "## Throughput",
@@ -128,8 +131,9 @@ def markdown(results: dict) -> str:
         lines += [
             "## Scaling (PostgreSQL)",
             "",
-            f"p50 / best ms of {settings['requests']} sequential requests per server, the two "
-            "servers in turn; one collection loaded in bulk at each size.",
+            f"p50 / best ms of {settings['requests']} sequential requests per server and size, "
+            "all sizes and both servers in turn request by request; each server's database "
+            "holds a collection of each size, loaded in bulk.",
             "",
             "| request | " + " | ".join(heads) + " |",
             "|---|" + "---:|" * len(heads),

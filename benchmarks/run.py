@@ -52,6 +52,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
@@ -448,13 +449,14 @@ def measure(args: argparse.Namespace, placement: harness.Placement, served: str)
     harness.pin_self(args.client_cpu)
     ours, peer = harness.versions(args.kinto_python)
     ours += f", {served}"
-    meta = {
+    meta: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "versions": [ours, peer],
         "settings": {
             k: v for k, v in vars(args).items() if k not in ("kinto_python", "out", "quick")
         },
         "load_average_start": harness.load_average(),
+        "load_average_after": {},
         "cpus": os.cpu_count(),
     }
     print(f"{ours} vs {peer}")
@@ -468,9 +470,11 @@ def measure(args: argparse.Namespace, placement: harness.Placement, served: str)
     if not args.skip_throughput:
         for backend in args.backends:
             results["throughput"][backend] = throughput(backend, args, placement)
+            meta["load_average_after"][f"throughput on {backend}"] = harness.load_average()
             print(f"load average {harness.load_average()}", flush=True)
     if not args.skip_scaling:
         results["scaling"] = scaling(args, placement)
+        meta["load_average_after"]["scaling"] = harness.load_average()
         print(f"load average {harness.load_average()}", flush=True)
     meta["load_average_end"] = harness.load_average()
     meta["seconds"] = round(time.perf_counter() - began)
