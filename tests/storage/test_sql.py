@@ -1029,9 +1029,9 @@ def test_listings_of_many_shapes_keep_a_bounded_number_of_statements(sql_url: st
     try:
         storage.get_all(CID, PID)
         before = _compiled_statements(storage)
-        # Each bit picks a number or a string: 120 shapes of 7 filters (cached, more than the
-        # LRU holds), and 30 of 20 filters (too large to be cached).
-        for count, shapes in ((7, 120), (20, 30)):
+        # Each bit picks a number or a string: 100 shapes of 7 filters (cached, more than the
+        # LRU holds before it is pruned), and 8 of 20 filters (too large to be cached).
+        for count, shapes in ((7, 100), (20, 8)):
             for shape in range(shapes):
                 filters = [
                     Filter(f"f{bit}", 1 if shape >> bit & 1 else "a", COMPARISON.EQ)
