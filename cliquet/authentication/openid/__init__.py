@@ -29,16 +29,20 @@ its token is wrong.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import math
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from pyramid.authentication import CallbackAuthenticationPolicy
 from pyramid.exceptions import ConfigurationError
 from pyramid.httpexceptions import HTTPException, HTTPServiceUnavailable, HTTPUnauthorized
-from pyramid.settings import asbool, aslist
+from pyramid.settings import aslist, falsey, truthy
 
 from cliquet.authentication import hmac_digest
 from cliquet.authentication.openid.provider import (
@@ -68,6 +72,17 @@ MAX_TOKEN_LENGTH = 8192
 _MAX_USERID_LENGTH = 256
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _HEADER_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*")
+# A URL as it is sent: printable ASCII, no space (a CR or LF would split a header), and no
+# backslash (browsers read it as "/", urllib does not: "https://evil\@app/" is evil's URL to
+# a browser, app's to urllib).
+_URL = re.compile(r"[\x21-\x5b\x5d-\x7e]+")
+# An authority as the service takes it: a host name or an IP address, an optional port. No
+# user info ("app@evil"), no percent-encoding, nothing a browser would read another way.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOST = rf"{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\]"
+_AUTHORITY = re.compile(rf"(?P<host>{_HOST})(?::(?P<port>[0-9]{{1,5}}))?")
+# In a login_callback_urls pattern: "*." may start the host (any subdomain), "*" be the port.
+_AUTHORITY_PATTERN = re.compile(rf"(?P<host>(?:\*\.)?{_HOST})(?::(?P<port>[0-9]{{1,5}}|\*))?")
 
 _UNAVAILABLE_MESSAGE = "The identity provider is unavailable; retry later."
 
@@ -81,11 +96,88 @@ def _seconds(key: str, value: Any, *, minimum: float = 0) -> float:
         seconds = float(value)
     except (TypeError, ValueError):
         seconds = float("nan")
-    if not seconds >= minimum:  # NaN too
+    if not minimum <= seconds < math.inf:  # NaN too: no cache or socket takes these
         raise ConfigurationError(
             f"OpenIDConnectPolicy: {key} is {value!r}; expected seconds, at least {minimum}."
         )
     return seconds
+
+
+def _boolean(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word not in truthy | falsey:
+        raise ConfigurationError(
+            f"OpenIDConnectPolicy: {key} is {value!r}; expected true or false."
+        )
+    return word in truthy
+
+
+def _issuer(value: str) -> str:
+    """``value`` if it is an issuer URL as OpenID Connect Discovery 1.0 says: a scheme, a
+    host, maybe a port and a path; no query, no fragment, no user info."""
+    parts = urlsplit(value) if _URL.fullmatch(value) else None
+    if (
+        parts is None
+        or parts.scheme not in ("https", "http")
+        or not value.startswith(f"{parts.scheme}://")
+        or not _AUTHORITY.fullmatch(parts.netloc)
+        or parts.query
+        or parts.fragment
+        or "?" in value
+        or "#" in value
+    ):
+        raise ConfigurationError(
+            f"OpenIDConnectPolicy: issuer is {value!r}; expected the provider's URL "
+            "(https://host[:port][/path], no query nor fragment)."
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class _CallbackPattern:
+    """One pattern of ``login_callback_urls``: the origin matched part by part (a ``*`` never
+    reaches across the host), the rest of the URL by ``fnmatch``."""
+
+    scheme: str
+    host: str  # lowercase; "*.example.com" takes any subdomain of example.com
+    port: str | None  # None: none given; "*": any
+    rest: str
+
+    @classmethod
+    def parse(cls, pattern: str) -> _CallbackPattern:
+        scheme, separator, remainder = pattern.partition("://")
+        authority = re.match(r"[^/?#]*", remainder).group()  # type: ignore[union-attr]
+        match = _AUTHORITY_PATTERN.fullmatch(authority)
+        if (
+            scheme not in ("https", "http")
+            or not separator
+            or not _URL.fullmatch(pattern)
+            or match is None
+        ):
+            raise ConfigurationError(
+                f"OpenIDConnectPolicy: login_callback_urls holds {pattern!r}; expected "
+                "http(s)://host[:port]/path patterns, the host written out or starting with "
+                "'*.', the port a number or '*', wildcards ('*', '?') in the path only."
+            )
+        return cls(scheme, match["host"].lower(), match["port"], remainder[len(authority) :])
+
+    def matches(self, url: str) -> bool:
+        scheme, separator, remainder = url.partition("://")
+        authority = re.match(r"[^/?#]*", remainder).group()  # type: ignore[union-attr]
+        match = _AUTHORITY.fullmatch(authority)
+        if not separator or scheme != self.scheme or match is None:
+            return False
+        host, port = match["host"].lower(), match["port"]
+        if self.host.startswith("*."):
+            if not host.endswith(self.host[1:]) or host == self.host[2:]:
+                return False
+        elif host != self.host:
+            return False
+        if self.port != "*" and port != self.port:
+            return False
+        return fnmatch.fnmatchcase(remainder[len(authority) :], self.rest)
 
 
 class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
@@ -138,10 +230,7 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
             raise ConfigurationError(
                 f"OpenIDConnectPolicy: unknown setting(s) {', '.join(sorted(unknown))}."
             )
-        if not issuer.startswith(("https://", "http://")):
-            raise ConfigurationError(
-                f"OpenIDConnectPolicy: issuer is {issuer!r}; expected the provider's URL."
-            )
+        _issuer(issuer)
         if not _HEADER_TYPE.fullmatch(header_type):
             raise ConfigurationError(
                 f"OpenIDConnectPolicy: header_type is {header_type!r}; expected a scheme name."
@@ -157,9 +246,10 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
         self.verification_ttl = _seconds("verification_ttl_seconds", verification_ttl_seconds)
         self.timeout = _seconds("timeout_seconds", timeout_seconds, minimum=0.01)
         self.leeway = _seconds("leeway_seconds", leeway_seconds)
-        self.introspect = asbool(introspect)
+        self.introspect = _boolean("introspect", introspect)
         self.scope = scope
         self.login_callback_urls = aslist(login_callback_urls)
+        self._callback_patterns = [_CallbackPattern.parse(p) for p in self.login_callback_urls]
         self.state_ttl = _seconds("state_ttl_seconds", state_ttl_seconds, minimum=1)
         self.realm = realm or issuer
         self._metadata_ttl = _seconds("metadata_ttl_seconds", metadata_ttl_seconds, minimum=1)
@@ -348,10 +438,11 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
         return error
 
     def valid_callback(self, url: str) -> bool:
-        """Whether the login views may hand tokens to ``url``."""
-        import fnmatch
-
-        return any(fnmatch.fnmatchcase(url, pattern) for pattern in self.login_callback_urls)
+        """Whether the login views may hand tokens to ``url``: one of ``login_callback_urls``
+        names its scheme, host and port, and its path, query and fragment match."""
+        return _URL.fullmatch(url) is not None and any(
+            pattern.matches(url) for pattern in self._callback_patterns
+        )
 
 
 def _unverified_issuer(token: str) -> str | None:

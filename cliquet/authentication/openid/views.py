@@ -45,8 +45,10 @@ _STATE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _CODE = re.compile(r"[\x20-\x7e]{1,2048}")
 _ERROR_CODE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")
 _MAX_CALLBACK_LENGTH = 2048
-# A URL as it is sent: printable ASCII without spaces (a CR or LF would split the Location).
-_URL = re.compile(r"[\x21-\x7e]+")
+# A URL as it is sent: printable ASCII without spaces (a CR or LF would split the Location),
+# nor backslashes (a browser reads "\" as "/": "https://evil\@app/" is evil's URL to it,
+# app's to urllib).
+_URL = re.compile(r"[\x21-\x5b\x5d-\x7e]+")
 # The fields of a token answer (RFC 6749 section 5.1, OpenID Connect Core 3.1.3.3).
 _TOKEN_FIELDS = ("access_token", "token_type", "expires_in", "refresh_token", "id_token", "scope")
 
