@@ -121,3 +121,24 @@ def test_reads_of_one_query_send_no_begin_nor_commit_on_postgresql(app, alice):
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     assert autocommit and all(on for _, on in autocommit), autocommit
+
+
+def test_a_batch_of_creations_locks_once_and_moves_the_timestamp_once(app, alice, sent):
+    app.post_json("/v1/articles", {"data": {"title": "warm"}}, headers=alice, status=201)
+    sent.statements.clear()
+    body = {
+        "defaults": {"method": "POST", "path": "/articles"},
+        "requests": [{"body": {"data": {"title": f"t{n}"}}} for n in range(5)],
+    }
+    answers = app.post_json("/v1/batch", body, headers=alice, status=200).json["responses"]
+    assert [a["status"] for a in answers] == [201] * 5
+    stamps = [a["body"]["data"]["last_modified"] for a in answers]
+    assert all(a < b for a, b in zip(stamps, stamps[1:]))
+    writes = [s for s in _writes(sent.statements) if s != "BEGIN "]
+    assert writes == [
+        "INSERT timestamps",
+        *["INSERT records"] * 5,
+        "UPDATE timestamps",  # to the last creation's timestamp, before commit
+        "COMMIT",
+    ]
+    assert app.get("/v1/articles", headers=alice).headers["ETag"] == f'"{stamps[-1]}"'

@@ -75,21 +75,35 @@ _CACHED_LISTINGS = 64
 
 
 class _Stamp:
-    """A collection's timestamps in one unit of work, from the statement that locked it."""
+    """A collection's timestamps in one unit of work, which holds the collection's lock.
 
-    __slots__ = ("previous", "current", "used")
+    The statement that locked the collection reserved its first timestamp (``row``, what
+    the collection's timestamps row holds in this transaction) and told the one before
+    (``previous``). Under the lock nobody else writes the collection: each later write of
+    the unit of work takes the timestamp after the last one, and the row is brought to the
+    last once, before commit (see :meth:`Storage._settle`).
+    """
 
-    def __init__(self, previous: int | None, current: int, *, used: bool = False) -> None:
+    __slots__ = ("previous", "row", "written")
+
+    def __init__(self, previous: int | None, row: int, written: int | None = None) -> None:
         self.previous = previous  # the collection's timestamp before (None: it had none)
-        self.current = current  # reserved for the next write, or the last one written
-        self.used = used  # a write took ``current``
+        self.row = row
+        self.written = written  # the last timestamp a write took (None: none yet)
+
+    @property
+    def next(self) -> int:
+        """The timestamp of the unit of work's next write."""
+        if self.written is None or self.row > self.written:
+            return self.row
+        return self.written + 1
 
     @property
     def visible(self) -> int:
         """The collection's timestamp as this unit of work sees it."""
-        if self.used or self.previous is None:
-            return self.current
-        return self.previous
+        if self.written is not None:
+            return self.written
+        return self.row if self.previous is None else self.previous
 
 
 class Storage(StorageBase):
@@ -102,8 +116,9 @@ class Storage(StorageBase):
     A write locks its collection, reserves its timestamp and learns the collection's
     previous one in one statement (:attr:`Statements.reserve`); within a unit of work that
     statement is :meth:`lock_collection`, after which reading the collection's timestamp
-    (the preconditions) costs nothing and the first write sends only its own statement. A
-    reservation no write used is put back before the unit of work commits.
+    (the preconditions) costs nothing and each write sends only its own statement (a batch
+    of creations: the lock, one insert each, one update of the timestamps row before
+    commit). A reservation no write used is put back before the unit of work commits.
     """
 
     #: Joins each transaction itself, through zope.sqlalchemy (see cliquet.unit_of_work).
@@ -164,29 +179,34 @@ class Storage(StorageBase):
                 return None
             stamps = {}
             txn.set_data(self, stamps)
-            txn.addBeforeCommitHook(self._put_back, (stamps,))
+            txn.addBeforeCommitHook(self._settle, (stamps,))
         return stamps
 
-    def _put_back(self, stamps: dict[Key, _Stamp]) -> None:
-        """Before commit: give the reservations no write used back (a 200 that wrote nothing
-        leaves the collection's timestamp as it was)."""
-        unused = [(k, s) for k, s in stamps.items() if not s.used and s.previous is not None]
-        if not unused:
+    def _settle(self, stamps: dict[Key, _Stamp]) -> None:
+        """Before commit: bring each collection's row to its last write's timestamp, or back
+        to where it was when no write used the reservation (a 200 that wrote nothing leaves
+        the collection's timestamp as it was)."""
+        moves = []
+        for key, stamp in stamps.items():
+            target = stamp.written if stamp.written is not None else stamp.previous
+            if target is not None and target != stamp.row:
+                moves.append((key, stamp, target))
+        if not moves:
             return
         with self._connect() as conn:
-            for key, stamp in unused:
-                params = {
-                    **_key(key),
-                    "reserved": stamp.current,
-                    "previous_stamp": stamp.previous,
-                }
-                conn.execute(self._sql.restore, params)
+            for key, stamp, target in moves:
+                self._move(conn, key, stamp, target)
+
+    def _move(self, conn: Connection, key: Key, stamp: _Stamp, target: int) -> None:
+        params = {**_key(key), "from_stamp": stamp.row, "to_stamp": target}
+        conn.execute(self._sql.move, params)
+        stamp.row = target
 
     def _reserve(self, conn: Connection, key: Key, stamps: dict[Key, _Stamp]) -> _Stamp:
-        """Lock the collection and reserve its next timestamp (one statement), unless the
-        unit of work holds a reservation no write used yet."""
+        """Lock the collection and reserve its next timestamp, in one statement; nothing
+        when the unit of work holds the lock already."""
         stamp = stamps.get(key)
-        if stamp is None or stamp.used:
+        if stamp is None:
             previous, reserved = conn.execute(self._sql.reserve, _key(key)).one()
             stamp = stamps[key] = _Stamp(previous, reserved)
         return stamp
@@ -205,12 +225,16 @@ class Storage(StorageBase):
 
         :returns: None when ``condition`` does not hold.
         """
+        held = stamps.get(key)
+        if held is not None and held.written is not None and held.written > held.row:
+            self._move(conn, key, held, held.written)  # the statement bumps from the row
         statement = bump_statement(
             self.engine, key, count=count, wished=wished, condition=condition
         )
         stamp: int | None = conn.execute(statement).scalar()
         if stamp is not None:
-            stamps[key] = _Stamp(None, stamp, used=True)
+            previous = None if held is None else held.previous
+            stamps[key] = _Stamp(previous, stamp, written=stamp)
         return stamp
 
     def collection_timestamp(self, collection_id: str, parent_id: str) -> int:
@@ -342,6 +366,7 @@ class Storage(StorageBase):
         with self._connect() as conn:
             stamps = self._stamps()
             stamp = self._reserve(conn, key, {} if stamps is None else stamps)
+            last_modified = stamp.next
             if guarded:
                 guard = sa.not_(sa.exists().where(live(key), sa.or_(*(c for _, c in guarded))))
                 statement = write_statement(
@@ -349,23 +374,23 @@ class Storage(StorageBase):
                     key,
                     object_id,
                     data,
-                    stamp.current,
+                    last_modified,
                     guard=guard,
                     replace_live=not create,
                 )
-                written = conn.execute(statement).first()
+                stored = conn.execute(statement).first()
             else:
                 params = {
                     **_key(key),
                     "object_id": object_id,
                     "document": self._sql.document(data),
-                    "stamp": stamp.current,
+                    "stamp": last_modified,
                 }
                 statement = self._sql.create if create else self._sql.replace
-                written = conn.execute(statement, params).first()
-            if written is not None:
-                stamp.used = True
-                return {**data, id_field: object_id, modified_field: stamp.current}
+                stored = conn.execute(statement, params).first()
+            if stored is not None:
+                stamp.written = last_modified
+                return {**data, id_field: object_id, modified_field: last_modified}
             # The reservation stays unused: put back before commit, or rolled back.
             self._raise_unicity(conn, key, suspects, id_field, modified_field)
         raise AssertionError("not reached")
@@ -461,7 +486,7 @@ class Storage(StorageBase):
             reserved = None
             if last_modified is None:
                 reserved = self._reserve(conn, key, stamps)
-                stamp = reserved.current
+                stamp = reserved.next
             else:
                 # Bumped only if the record is there, so that a 404 costs no timestamp.
                 there = sa.exists().where(live(key), records.c.id == object_id)
@@ -476,7 +501,7 @@ class Storage(StorageBase):
             if stamp is None or conn.execute(statement).first() is None:
                 raise RecordNotFoundError(object_id)
             if reserved is not None:
-                reserved.used = True
+                reserved.written = stamp
         return {id_field: object_id, modified_field: stamp, deleted_field: True}
 
     def delete_all(

@@ -880,11 +880,12 @@ class Statements:
             index_elements=[timestamps.c.parent_id, timestamps.c.collection_id],
             set_={"previous": previous, "last_modified": _greatest(now, previous + 1)},
         ).returning(timestamps.c.previous, timestamps.c.last_modified)
-        #: Put back a reservation no write used (``previous``, ``reserved``), before commit.
-        self.restore = (
+        #: Move the row of a collection this transaction locked (``from_stamp``) to
+        #: ``to_stamp``: the last timestamp its writes took, or back before an unused one.
+        self.move = (
             sa.update(timestamps)
-            .where(key, timestamps.c.last_modified == sa.bindparam("reserved"))
-            .values(last_modified=sa.bindparam("previous_stamp"), previous=sa.null())
+            .where(key, timestamps.c.last_modified == sa.bindparam("from_stamp"))
+            .values(last_modified=sa.bindparam("to_stamp"))
         )
         #: The collection's timestamp (no row: it has none yet).
         self.timestamp = sa.select(timestamps.c.last_modified).where(key)

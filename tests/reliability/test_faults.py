@@ -749,7 +749,8 @@ def test_a_server_killed_in_a_batch_keeps_all_of_it_or_none(backend, request, tm
             while not writing():
                 assert time.monotonic() < deadline, "the batch never started writing"
                 time.sleep(0.01)
-            time.sleep(0.3)  # some of its subrequests have written
+            # Some of its subrequests have written (400 take about half a second on SQLite).
+            time.sleep(0.1)
             killed = time.monotonic()
             server.kill()
             sender.join(30)
@@ -766,7 +767,8 @@ def test_a_server_killed_in_a_batch_keeps_all_of_it_or_none(backend, request, tm
             assert again.status == 200
             assert {r["status"] for r in again.body["responses"]} == {201}
             stored = [r["title"] for r in client("GET", "/articles").body["data"]]
-            assert sorted(stored) == sorted(["before", *titles[:BATCH_SIZE]])
+            kept = list(titles) if found else []
+            assert sorted(stored) == sorted(["before", *kept, *titles[:BATCH_SIZE]])
     finally:
         close = getattr(writing, "close", None)
         if close is not None:

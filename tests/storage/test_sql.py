@@ -392,6 +392,51 @@ def test_a_write_in_a_unit_of_work_is_the_lock_and_one_statement(
     assert storage.collection_timestamp(CID, PID) == created["last_modified"]
 
 
+def test_writes_of_one_unit_of_work_take_the_timestamps_after_the_lock(
+    storage: sql_storage.Storage,
+) -> None:
+    """Under the collection's lock each write takes the timestamp after the last one; the
+    timestamps row is brought to the last once, before commit."""
+    before = storage.create(CID, PID, {"id": "a"})["last_modified"]
+    statements = _Statements(storage.engine)
+    try:
+        storage.begin()
+        storage.lock_collection(CID, PID)
+        written = [storage.create(CID, PID, {"n": n})["last_modified"] for n in range(3)]
+        written.append(storage.update(CID, PID, "a", {"n": 3})["last_modified"])
+        written.append(storage.delete(CID, PID, "a")["last_modified"])
+        assert storage.collection_timestamp(CID, PID) == written[-1]
+        storage.commit()
+    finally:
+        statements.close()
+    kinds = [statement.split(" ", 2)[:2] for statement, _ in statements.seen]
+    assert kinds == [
+        ["INSERT", "INTO"],  # the lock, reserving the first timestamp
+        *[["INSERT", "INTO"]] * 4,
+        ["UPDATE", "records"],  # the tombstone
+        ["UPDATE", "timestamps"],  # before commit: the row at the last timestamp
+    ]
+    assert before < written[0] and all(a < b for a, b in pairwise(written))
+    assert storage.collection_timestamp(CID, PID) == written[-1]
+    tombstone = storage.get_all(CID, PID, include_deleted=True, filters=[])[0]
+    assert max(r["last_modified"] for r in tombstone) == written[-1]
+    assert storage.create(CID, PID, {})["last_modified"] > written[-1]
+
+
+def test_a_bulk_delete_after_writes_of_its_unit_of_work_follows_them(
+    storage: sql_storage.Storage,
+) -> None:
+    storage.begin()
+    storage.lock_collection(CID, PID)
+    written = [storage.create(CID, PID, {"n": n})["last_modified"] for n in range(3)]
+    tombstones = storage.delete_all(CID, PID)
+    storage.commit()
+    stamps = sorted(t["last_modified"] for t in tombstones)
+    assert len(stamps) == 3 and stamps[0] > written[-1]
+    assert all(a < b for a, b in pairwise(stamps))
+    assert storage.collection_timestamp(CID, PID) == stamps[-1]
+
+
 def test_writes_build_their_common_statements_once(storage: sql_storage.Storage) -> None:
     """The same statement object each call: SQLAlchemy computes its cache key once."""
     seen: set[int] = set()
