@@ -214,3 +214,20 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def provider_calls():
+    """The URLs the policies ask of providers during a test, in order."""
+    from cliquet.authentication.openid.provider import Provider
+
+    seen = []
+    original = Provider.call
+
+    def counting(self, method, url, **kwargs):
+        seen.append(url)
+        return original(self, method, url, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Provider, "call", counting)
+        yield seen

@@ -7,7 +7,7 @@ import pytest
 from pyramid.exceptions import ConfigurationError
 
 from cliquet.testing.web import build_app
-from tests.openid.conftest import policy_settings
+from tests.openid.conftest import CLIENT_ID, bearer, policy_settings
 
 
 def _settings(**options):
@@ -117,3 +117,112 @@ def test_a_callback_to_another_host_is_refused(wildcard_app, callback):
 def test_a_callback_the_patterns_allow_is_taken(wildcard_app, callback):
     response = wildcard_app.get("/v1/openid/mock/login", params={"callback": callback})
     assert response.status_code == 307
+
+
+# Two providers reading the same header: each token is its own provider's --------------------
+
+
+@pytest.fixture(scope="module")
+def other_provider():
+    """A second, unrelated provider: it knows none of the first one's tokens."""
+    import warnings
+
+    import oidc_provider_mock
+
+    from tests.openid.conftest import LoopbackProvider, serve_in_thread
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        app = oidc_provider_mock.app()
+    with serve_in_thread(app) as url:
+        yield LoopbackProvider(url)
+
+
+def _two(first_issuer, second_issuer, **second_options):
+    from tests.openid.conftest import openid_app
+
+    return openid_app(
+        first_issuer,
+        policies="first second basicauth",
+        name="first",
+        extra=policy_settings(second_issuer, "second", **second_options),
+    )
+
+
+def _user(app, token, path="/v1/"):
+    return app.get(path, headers=bearer(token)).json.get("user", {}).get("id")
+
+
+def test_each_provider_s_opaque_tokens_are_its_own(provider, other_provider):
+    app = _two(provider.issuer, other_provider.issuer)
+    first, second = provider.tokens("alice"), other_provider.tokens("bob")
+    assert _user(app, first["access_token"]) == "first:alice"
+    assert _user(app, second["access_token"]) == "second:bob"
+    for token in (first["access_token"], second["access_token"]):
+        app.get("/v1/articles", headers=bearer(token), status=200)
+
+
+def test_a_jwt_of_the_second_provider_is_not_refused_by_the_first(provider, other_provider):
+    app = _two(provider.issuer, other_provider.issuer, audience=CLIENT_ID)
+    assert _user(app, other_provider.tokens("carol")["id_token"]) == "second:carol"
+    assert _user(app, provider.tokens("alice")["access_token"]) == "first:alice"
+
+
+def test_a_token_no_provider_takes_is_refused(provider, other_provider):
+    app = _two(provider.issuer, other_provider.issuer)
+    response = app.get("/v1/articles", headers=bearer("never-issued"), expect_errors=True)
+    assert (response.status_code, response.json["errno"]) == (401, 105)
+
+
+def test_one_provider_down_does_not_lock_out_the_other_s_users(provider, free_port):
+    down = f"http://127.0.0.1:{free_port}"
+    app = _two(down, provider.issuer)
+    token = provider.tokens("dave")["access_token"]
+    assert _user(app, token) == "second:dave"
+    app.get("/v1/articles", headers=bearer(token), status=200)
+    # A token the reachable provider refuses may be the other's: 503, retry later.
+    response = app.get("/v1/", headers=bearer("never-issued"), expect_errors=True)
+    assert (response.status_code, response.json["errno"]) == (503, 201)
+
+
+# A token the provider refused is not asked about again, for the verification TTL -------------
+
+
+def test_a_refused_token_is_not_asked_about_again(provider, provider_calls):
+    from tests.openid.conftest import openid_app
+
+    app = openid_app(provider.issuer)
+    for _ in range(5):
+        response = app.get("/v1/", headers=bearer("never-issued-token"), expect_errors=True)
+        assert (response.status_code, response.json["errno"]) == (401, 105)
+        assert "vouch" in response.json["message"]
+    assert provider_calls.count(provider.metadata["userinfo_endpoint"]) == 1
+
+
+def test_a_refusal_is_kept_under_an_hmac_of_the_token(provider):
+    from tests.openid.conftest import openid_app
+
+    app = openid_app(provider.issuer)
+    cache = app.app.registry.cache
+    written = []
+    original = cache.set
+
+    def recording(key, value, ttl=None):
+        written.append((key, value, ttl))
+        return original(key, value, ttl=ttl)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cache, "set", recording)
+        app.get("/v1/", headers=bearer("never-issued-token-2"), status=401)
+    refusals = [w for w in written if ":token:" in w[0]]
+    assert len(refusals) == 1 and "never-issued-token-2" not in repr(refusals)
+    assert 0 < refusals[0][2] <= 300
+
+
+def test_without_a_verification_ttl_refusals_are_not_kept(provider, provider_calls):
+    from tests.openid.conftest import openid_app
+
+    app = openid_app(provider.issuer, verification_ttl_seconds="0")
+    for _ in range(2):
+        app.get("/v1/", headers=bearer("never-issued-token-3"), status=401)
+    assert provider_calls.count(provider.metadata["userinfo_endpoint"]) == 2

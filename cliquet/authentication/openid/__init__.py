@@ -21,7 +21,11 @@ HMAC of the token keyed by ``cliquet.userid_hmac_secret``: the cache never holds
 A token this provider does not vouch for is refused (401 errno 105), except a JWT of another
 issuer, left to the other policies (and anonymous if none takes it). A provider that cannot
 be reached answers 503 errno 201 with ``Retry-After``: the client may retry, and is not told
-its token is wrong.
+its token is wrong. A refusal of the provider itself (userinfo, introspection) is kept in the
+cache too, for the same TTL: a client repeating a bad token does not repeat the call.
+With several providers reading the same header, a token is each one's in turn: one that
+refuses it or is down leaves it to the next; only when none takes it is it refused (503 if
+one of them could not say).
 
 ``cliquet.includes = cliquet.authentication.openid`` adds the login views
 (:mod:`cliquet.authentication.openid.views`) and the hello view's ``openid`` capability.
@@ -42,6 +46,7 @@ import jwt
 from pyramid.authentication import CallbackAuthenticationPolicy
 from pyramid.exceptions import ConfigurationError
 from pyramid.httpexceptions import HTTPException, HTTPServiceUnavailable, HTTPUnauthorized
+from pyramid.interfaces import ISecurityPolicy
 from pyramid.settings import aslist, falsey, truthy
 
 from cliquet.authentication import hmac_digest
@@ -89,6 +94,11 @@ _UNAVAILABLE_MESSAGE = "The identity provider is unavailable; retry later."
 
 class _NotOurs(Exception):
     """A token of another issuer: for another policy to judge."""
+
+
+class _Refused(TokenRejected):
+    """The provider itself says the token is not valid (userinfo, introspection): it will not
+    change its mind, and is not asked again for ``verification_ttl_seconds``."""
 
 
 def _seconds(key: str, value: Any, *, minimum: float = 0) -> float:
@@ -302,16 +312,65 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
             if isinstance(known, HTTPException):
                 raise known
             return known  # type: ignore[no-any-return]
-        userid = None
         try:
-            token = self._read_token(request)
-            if token is not None:
-                userid = self._userid(request, token)
+            userid = self._judge(request)
         except HTTPException as e:
             request.environ[environ_key] = e
             raise
         request.environ[environ_key] = userid
         return userid
+
+    def _siblings(self, request: Any) -> list[OpenIDConnectPolicy]:
+        """The OpenID Connect policies reading the same header as this one, in the order of
+        ``multiauth.policies`` (this one among them)."""
+        get_policies = getattr(
+            request.registry.queryUtility(ISecurityPolicy), "get_policies", None
+        )
+        policies = [p for _, p in get_policies()] if get_policies is not None else []
+        return [
+            p
+            for p in policies
+            if isinstance(p, OpenIDConnectPolicy)
+            and p.header_type.lower() == self.header_type.lower()
+        ] or [self]
+
+    def _judge(self, request: Any) -> str | None:
+        """The user id of the request's token, ``None`` when it is not this provider's.
+
+        With several providers reading the same header, a token one refuses (or cannot
+        judge, being down) may be another's: each defers to the next, and the last one raises
+        what was found wrong (503 first: the token may be the unreachable provider's) unless
+        one of them took the token.
+        """
+        token = self._read_token(request)
+        if token is None:
+            return None
+        siblings = self._siblings(request)
+        if any(
+            isinstance(request.environ.get(f"cliquet.openid_userid.{p.name}"), str)
+            for p in siblings
+            if p is not self
+        ):
+            return None  # another provider vouched for it
+        error: HTTPException | None = None
+        try:
+            return self._userid(request, token)
+        except _NotOurs:
+            pass
+        except TokenRejected as e:
+            error = self._refuse(request, str(e))
+        except ProviderUnavailable as e:
+            logger.warning("openid.provider_unavailable: %s: %s", self.name, e)
+            error = http_error(
+                HTTPServiceUnavailable(), errno=ERRORS.BACKEND, message=_UNAVAILABLE_MESSAGE
+            )
+        pending_key = f"cliquet.openid_refusal.{self.header_type.lower()}"
+        pending = request.environ.get(pending_key)
+        if error is not None and (pending is None or error.code > pending.code):
+            pending = request.environ[pending_key] = error
+        if pending is not None and siblings[-1] is self:
+            raise pending
+        return None
 
     def remember(self, request: Any, userid: Any, **kw: Any) -> list[tuple[str, str]]:
         return []
@@ -334,24 +393,28 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
             raise self._refuse(request, "The token holds characters no token has.")
         return token
 
-    def _userid(self, request: Any, token: str) -> str | None:
+    def _userid(self, request: Any, token: str) -> str:
+        """The user id the provider vouches for with ``token``.
+
+        :raises TokenRejected: it does not (a refusal of the provider itself is kept in the
+            cache for ``verification_ttl_seconds``, as the user ids are).
+        :raises ProviderUnavailable: it cannot say.
+        :raises _NotOurs: the token is of another issuer.
+        """
         cache: CacheBase = request.registry.cache
         secret = request.registry.settings.get("cliquet.userid_hmac_secret", "")
         key = f"openid:{self.name}:token:{hmac_digest(secret, token)}"
         cached = cache.get(key)
         if isinstance(cached, str):
             return cached
+        if isinstance(cached, dict) and isinstance(cached.get("refused"), str):
+            raise TokenRejected(cached["refused"])
         try:
             claims = self.verify(cache, token)
-        except _NotOurs:
-            return None
-        except TokenRejected as e:
-            raise self._refuse(request, str(e)) from None
-        except ProviderUnavailable as e:
-            logger.warning("openid.provider_unavailable: %s: %s", self.name, e)
-            raise http_error(
-                HTTPServiceUnavailable(), errno=ERRORS.BACKEND, message=_UNAVAILABLE_MESSAGE
-            ) from None
+        except _Refused as e:
+            if self.verification_ttl > 0:
+                cache.set(key, {"refused": str(e)}, ttl=self.verification_ttl)
+            raise
         value = claims.get(self.userid_field)
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
@@ -361,7 +424,7 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
             or len(value) > _MAX_USERID_LENGTH
             or _CONTROL_CHARACTERS.search(value)
         ):
-            raise self._refuse(request, f"The provider gives no usable {self.userid_field!r}.")
+            raise TokenRejected(f"The provider gives no usable {self.userid_field!r}.")
         userid = f"{self.name}:{value}"
         ttl = self.verification_ttl
         expires = claims.get("exp")
@@ -401,7 +464,7 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
             "GET", endpoint, headers={"Authorization": f"Bearer {token}"}
         )
         if status in (400, 401, 403):
-            raise TokenRejected("The provider does not vouch for this token.")
+            raise _Refused("The provider does not vouch for this token.")
         if status != 200 or not isinstance(claims, dict):
             raise ProviderUnavailable(f"{endpoint} answered {status}, not the user's claims.")
         return claims
@@ -416,7 +479,7 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
         if status != 200 or not isinstance(answer, dict):
             raise ProviderUnavailable(f"{endpoint} answered {status}, not an introspection.")
         if answer.get("active") is not True:
-            raise TokenRejected("The provider says the token is not active.")
+            raise _Refused("The provider says the token is not active.")
         expires = answer.get("exp")
         if isinstance(expires, (int, float)) and expires + self.leeway < time.time():
             raise TokenRejected("The token has expired.")
