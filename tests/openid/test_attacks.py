@@ -226,3 +226,69 @@ def test_without_a_verification_ttl_refusals_are_not_kept(provider, provider_cal
     for _ in range(2):
         app.get("/v1/", headers=bearer("never-issued-token-3"), status=401)
     assert provider_calls.count(provider.metadata["userinfo_endpoint"]) == 2
+
+
+# Login CSRF: a login is finished only by the browser that started it --------------------------
+
+
+@pytest.fixture(scope="module")
+def login_app(provider):
+    from tests.openid.conftest import openid_app
+
+    return openid_app(provider.issuer)
+
+
+def _browser(app):
+    """Another browser on the same service: its own cookies."""
+    import webtest
+
+    return webtest.TestApp(app.app)
+
+
+def _provider_redirect(browser, provider, sub):
+    """Start a login in ``browser``, consent at the provider as ``sub``: the URL the provider
+    sends the browser back to."""
+    from urllib.parse import urlparse
+
+    from tests.openid.conftest import CALLBACK
+
+    response = browser.get("/v1/openid/mock/login", params={"callback": CALLBACK}, status=307)
+    back = urlparse(provider.authorize(response.headers["Location"], sub))
+    return f"{back.path}?{back.query}"
+
+
+def test_a_login_finished_in_another_browser_is_refused(login_app, provider):
+    attacker, victim = _browser(login_app), _browser(login_app)
+    link = _provider_redirect(attacker, provider, "mallory")
+    response = victim.get(link, expect_errors=True)
+    assert response.status_code == 400
+    assert response.json["errno"] == 107
+    assert response.json["details"][0]["name"] == "state"
+    # The refusal spends nothing: the browser that started the login finishes it.
+    assert attacker.get(link, status=307).headers["Location"].startswith("https://app.example/")
+
+
+def test_the_login_cookie(login_app, provider):
+    browser = _browser(login_app)
+    response = browser.get(
+        "/v1/openid/mock/login", params={"callback": "https://app.example/login#t="}, status=307
+    )
+    cookie = response.headers["Set-Cookie"]
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+    assert {"httponly", "samesite", "path", "max-age"} <= attributes
+    assert "samesite=lax" in cookie.lower() and "path=/v1/openid/mock/" in cookie.lower()
+    assert "secure" not in attributes  # http here; https below
+    secure = _browser(login_app).get(
+        "/v1/openid/mock/login",
+        params={"callback": "https://app.example/login#t="},
+        extra_environ={"wsgi.url_scheme": "https"},
+        status=307,
+    )
+    assert "secure" in secure.headers["Set-Cookie"].lower()
+
+
+def test_the_token_view_clears_the_login_cookie(login_app, provider):
+    browser = _browser(login_app)
+    link = _provider_redirect(browser, provider, "alice")
+    response = browser.get(link, status=307)
+    assert "max-age=0" in response.headers["Set-Cookie"].lower()

@@ -7,14 +7,19 @@ tokens at the provider and sends the browser to the callback the login named, wi
 provider's token answer appended as URL-safe base64 of its JSON (``<callback><b64>``: a
 callback such as ``https://app.example.com/#tokens=`` keeps them out of every server's logs).
 A callback must match one of the policy's ``login_callback_urls``: the service never hands
-tokens to a site it was not told of. The hello view lists the providers in its ``openid``
-capability.
+tokens to a site it was not told of. The login view also sets the state in a cookie of the
+browser (``HttpOnly``, ``SameSite=Lax``, for the provider's paths only), which the token view
+requires: a login is finished only by the browser that started it, so that nobody can send
+someone a link that logs them in to the sender's account (login CSRF, RFC 6749 section
+10.12). The hello view lists the providers in its ``openid`` capability.
 """
 
 from __future__ import annotations
 
 import base64
+import hmac
 import json
+import math
 import re
 import secrets
 from typing import Any
@@ -51,6 +56,8 @@ _MAX_CALLBACK_LENGTH = 2048
 _URL = re.compile(r"[\x21-\x5b\x5d-\x7e]+")
 # The fields of a token answer (RFC 6749 section 5.1, OpenID Connect Core 3.1.3.3).
 _TOKEN_FIELDS = ("access_token", "token_type", "expires_in", "refresh_token", "id_token", "scope")
+# The cookie holding the state of the login a browser started (one per provider: its path).
+LOGIN_COOKIE = "cliquet_openid_state"
 
 
 def _invalid(name: str, description: str) -> Any:
@@ -90,6 +97,11 @@ def _state_key(policy: OpenIDConnectPolicy, state: str) -> str:
     return f"openid:{policy.name}:state:{state}"
 
 
+def _cookie_path(request: Any, policy: OpenIDConnectPolicy) -> str:
+    """``/v1/openid/<name>/``: the login cookie goes to this provider's views only."""
+    return str(request.route_path("openid_login", provider=policy.name)).rsplit("/", 1)[0] + "/"
+
+
 def _login(request: Any) -> Any:
     policy = _policy(request)
     callback = _query(request, "callback")
@@ -126,7 +138,17 @@ def _login(request: Any) -> Any:
             "state": state,
         }
     )
-    raise HTTPTemporaryRedirect(f"{endpoint}{'&' if '?' in endpoint else '?'}{query}")
+    redirect = HTTPTemporaryRedirect(f"{endpoint}{'&' if '?' in endpoint else '?'}{query}")
+    redirect.set_cookie(
+        LOGIN_COOKIE,
+        state,
+        max_age=math.ceil(policy.state_ttl),
+        path=_cookie_path(request, policy),
+        secure=request.scheme == "https",
+        httponly=True,
+        samesite="Lax",
+    )
+    raise redirect
 
 
 def _token(request: Any) -> Any:
@@ -138,6 +160,10 @@ def _token(request: Any) -> Any:
     saved = cache.get(_state_key(policy, state)) if _STATE.fullmatch(state) else None
     if not isinstance(saved, dict) or not isinstance(saved.get("callback"), str):
         raise _invalid("state", "Unknown, expired or already used: log in again.")
+    started_here = request.cookies.get(LOGIN_COOKIE, "")
+    if not hmac.compare_digest(started_here.encode("utf-8"), state.encode("utf-8")):
+        # Left in the cache: the browser that started the login may still finish it.
+        raise _invalid("state", "This browser did not start this login: log in again.")
     cache.delete(_state_key(policy, state))  # one login per state
     error = _query(request, "error")
     if error is not None:
@@ -154,7 +180,9 @@ def _token(request: Any) -> Any:
         raise _invalid("code", "Not a code.")
     tokens = _exchange(request, policy, code)
     payload = base64.urlsafe_b64encode(json.dumps(tokens).encode("utf-8")).decode("ascii")
-    raise HTTPTemporaryRedirect(saved["callback"] + payload)
+    redirect = HTTPTemporaryRedirect(saved["callback"] + payload)
+    redirect.delete_cookie(LOGIN_COOKIE, path=_cookie_path(request, policy))
+    raise redirect
 
 
 def _exchange(request: Any, policy: OpenIDConnectPolicy, code: str) -> dict[str, Any]:
