@@ -292,3 +292,39 @@ def test_the_token_view_clears_the_login_cookie(login_app, provider):
     link = _provider_redirect(browser, provider, "alice")
     response = browser.get(link, status=307)
     assert "max-age=0" in response.headers["Set-Cookie"].lower()
+
+
+# Code injection: a code works only with the login that asked for it (PKCE, RFC 7636) ----------
+
+
+def test_the_login_binds_its_code_to_a_verifier(login_app, provider):
+    import base64
+    import hashlib
+    from urllib.parse import parse_qs, urlparse
+
+    from cliquet.authentication.openid.provider import Provider
+    from tests.openid.conftest import CALLBACK
+
+    browser = _browser(login_app)
+    challenges = []
+    for _ in range(2):
+        login = browser.get("/v1/openid/mock/login", params={"callback": CALLBACK}, status=307)
+        query = parse_qs(urlparse(login.headers["Location"]).query)
+        assert query["code_challenge_method"] == ["S256"]
+        challenges.append(query["code_challenge"][0])
+    assert challenges[0] != challenges[1]  # a verifier per login
+    back = urlparse(provider.authorize(login.headers["Location"], "bob"))
+    sent = []
+    original = Provider.call
+
+    def recording(self, method, url, **kwargs):
+        sent.append(kwargs.get("data") or {})
+        return original(self, method, url, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Provider, "call", recording)
+        browser.get(f"{back.path}?{back.query}", status=307)
+    verifier = next(data["code_verifier"] for data in sent if "code_verifier" in data)
+    assert 43 <= len(verifier) <= 128
+    digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest())
+    assert digest.rstrip(b"=").decode() == challenges[1]

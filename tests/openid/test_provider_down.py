@@ -2,6 +2,7 @@
 
 import json
 import socket
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -126,7 +127,7 @@ def test_the_login_view_with_the_provider_down_is_503(free_port):
 def test_a_token_endpoint_answering_garbage_is_503(garbage, mode):
     app = openid_app(f"{garbage}/{mode}")
     response = app.get("/v1/openid/mock/login", params={"callback": CALLBACK}, status=307)
-    state = response.headers["Location"].split("state=")[1]
+    state = parse_qs(urlparse(response.headers["Location"]).query)["state"][0]
     params = {"state": state, "code": "a-code"}
     unavailable(app.get("/v1/openid/mock/token", params=params, status=503))
 

@@ -11,12 +11,15 @@ tokens to a site it was not told of. The login view also sets the state in a coo
 browser (``HttpOnly``, ``SameSite=Lax``, for the provider's paths only), which the token view
 requires: a login is finished only by the browser that started it, so that nobody can send
 someone a link that logs them in to the sender's account (login CSRF, RFC 6749 section
-10.12). The hello view lists the providers in its ``openid`` capability.
+10.12). Each login sends a PKCE challenge (RFC 7636, S256) and exchanges its code with the
+verifier only the service knows. The hello view lists the providers in its ``openid``
+capability.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import math
@@ -126,8 +129,14 @@ def _login(request: Any) -> Any:
     except ProviderUnavailable as e:
         raise _unavailable(e) from None
     state = secrets.token_urlsafe(32)
+    # PKCE (RFC 7636): the code the provider gives for this login is exchanged only with this
+    # verifier, which never leaves the service; a code stolen from another login is useless.
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest())
     request.registry.cache.set(
-        _state_key(policy, state), {"callback": callback}, ttl=policy.state_ttl
+        _state_key(policy, state),
+        {"callback": callback, "code_verifier": verifier},
+        ttl=policy.state_ttl,
     )
     query = urlencode(
         {
@@ -136,6 +145,8 @@ def _login(request: Any) -> Any:
             "scope": scope,
             "redirect_uri": request.route_url("openid_token", provider=policy.name),
             "state": state,
+            "code_challenge": challenge.rstrip(b"=").decode("ascii"),
+            "code_challenge_method": "S256",
         }
     )
     redirect = HTTPTemporaryRedirect(f"{endpoint}{'&' if '?' in endpoint else '?'}{query}")
@@ -178,21 +189,26 @@ def _token(request: Any) -> Any:
         raise _invalid("code", "Required: the code the provider gave.")
     if not _CODE.fullmatch(code):
         raise _invalid("code", "Not a code.")
-    tokens = _exchange(request, policy, code)
+    verifier = saved.get("code_verifier")
+    tokens = _exchange(request, policy, code, verifier if isinstance(verifier, str) else None)
     payload = base64.urlsafe_b64encode(json.dumps(tokens).encode("utf-8")).decode("ascii")
     redirect = HTTPTemporaryRedirect(saved["callback"] + payload)
     redirect.delete_cookie(LOGIN_COOKIE, path=_cookie_path(request, policy))
     raise redirect
 
 
-def _exchange(request: Any, policy: OpenIDConnectPolicy, code: str) -> dict[str, Any]:
-    """The provider's tokens for ``code``."""
+def _exchange(
+    request: Any, policy: OpenIDConnectPolicy, code: str, verifier: str | None
+) -> dict[str, Any]:
+    """The provider's tokens for ``code`` (with the PKCE ``verifier`` of its login)."""
     provider = policy.provider
     data = {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": request.route_url("openid_token", provider=policy.name),
     }
+    if verifier is not None:
+        data["code_verifier"] = verifier
     auth: tuple[str, str] | None = (policy.client_id, policy.client_secret)
     try:
         metadata = provider.metadata(request.registry.cache)
