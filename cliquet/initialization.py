@@ -162,7 +162,7 @@ def setup_permission(config: Any) -> None:
 
 def setup_authentication(config: Any) -> None:
     """Authenticate through the policies of ``multiauth.policies`` (pyramid_multiauth)."""
-    from cliquet.authentication import weak_userid_hmac_secret
+    from cliquet.authentication import configured_policies, weak_userid_hmac_secret
 
     settings = config.get_settings()
     required = bool(settings.get("cliquet.userid_hmac_secret_required"))
@@ -185,6 +185,11 @@ def setup_authentication(config: Any) -> None:
             f"{settings.get('multiauth.policies')!r} ({e}); expected policy names, each "
             f"importable or defined by multiauth.policy.<name>.use."
         ) from None
+    # A policy may say what is risky in its settings (an OpenID Connect issuer in plain http).
+    for name, factory, options in configured_policies(settings):
+        warn = getattr(factory, "settings_warnings", None)
+        if callable(warn):
+            config.registry.startup_warnings.extend(warn(name, options))
 
 
 def setup_transactions(config: Any) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "BasicAuthAuthenticationPolicy",
     "InvalidCredentials",
     "basicauth_userid",
+    "configured_policies",
     "hmac_digest",
     "read_basic_credentials",
     "weak_userid_hmac_secret",
@@ -79,18 +80,31 @@ def weak_userid_hmac_secret(settings: Mapping[str, Any], *, required: bool = Fal
 
 
 def _uses_basic_auth(settings: Mapping[str, Any]) -> bool:
+    return any(
+        isinstance(factory, type) and issubclass(factory, _PyramidBasicAuth)
+        for _, factory, _ in configured_policies(settings)
+    )
+
+
+def configured_policies(settings: Mapping[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
+    """The policies of ``multiauth.policies`` whose ``use`` resolves: each name, factory and
+    own settings (``multiauth.policy.<name>.*``, the prefix removed). pyramid_multiauth
+    reports the others."""
     from pyramid.path import DottedNameResolver
 
     resolver = DottedNameResolver()
+    found = []
     for name in str(settings.get("multiauth.policies") or "").split():
         use = settings.get(f"multiauth.policy.{name}.use")
         try:
             factory = resolver.maybe_resolve(use) if use else None
         except (ImportError, AttributeError, ValueError):
-            continue  # pyramid_multiauth says what is wrong with it
-        if isinstance(factory, type) and issubclass(factory, _PyramidBasicAuth):
-            return True
-    return False
+            continue
+        if factory is not None:
+            prefix = f"multiauth.policy.{name}."
+            options = {k[len(prefix) :]: v for k, v in settings.items() if k.startswith(prefix)}
+            found.append((name, factory, options))
+    return found
 
 
 class InvalidCredentials(ValueError):
@@ -159,8 +173,6 @@ class BasicAuthAuthenticationPolicy(_PyramidBasicAuth):
     def _refuse(self, request: Any, message: str) -> HTTPUnauthorized:
         # Raised while a view or a permission check asks who the user is: the error views
         # answer it, and nothing has been done for that request yet.
-        error = http_error(
-            HTTPUnauthorized(), errno=ERRORS.INVALID_AUTH_TOKEN, message=message
-        )
+        error = http_error(HTTPUnauthorized(), errno=ERRORS.INVALID_AUTH_TOKEN, message=message)
         error.headers.extend(self.forget(request))
         return error

@@ -328,3 +328,50 @@ def test_the_login_binds_its_code_to_a_verifier(login_app, provider):
     assert 43 <= len(verifier) <= 128
     digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest())
     assert digest.rstrip(b"=").decode() == challenges[1]
+
+
+# Transport: the provider's keys and endpoints are what its issuer's TLS vouches for -----------
+
+
+def _document(issuer, **fields):
+    return {
+        "issuer": issuer,
+        "jwks_uri": f"{issuer}/jwks",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    "field", ["jwks_uri", "userinfo_endpoint", "token_endpoint", "introspection_endpoint"]
+)
+def test_an_https_issuer_never_sends_the_service_to_plain_http(monkeypatch, field):
+    from cliquet.authentication.openid.provider import Provider, ProviderUnavailable
+    from cliquet.cache.memory import Cache
+
+    issuer = "https://accounts.example.com"
+    document = _document(issuer, introspection_endpoint=f"{issuer}/introspect")
+    document[field] = document[field].replace("https://", "http://")
+    monkeypatch.setattr(Provider, "call", lambda self, method, url, **kw: (200, document))
+    provider = Provider(
+        issuer,
+        cache_prefix="t:",
+        timeout_seconds=1,
+        metadata_ttl_seconds=60,
+        jwks_refresh_seconds=0,
+    )
+    with pytest.raises(ProviderUnavailable, match=field):
+        provider.metadata(Cache(cache_prefix=""))
+
+
+def test_a_plain_http_issuer_elsewhere_than_loopback_warns_at_start_up():
+    app = build_app(
+        {"multiauth.policies": "mock", **policy_settings("http://accounts.example.com")}
+    )
+    warnings = app.app.registry.startup_warnings
+    assert any("multiauth.policy.mock.issuer" in w and "https" in w for w in warnings)
+    for loopback in ("http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]:9000"):
+        app = build_app({"multiauth.policies": "mock", **policy_settings(loopback)})
+        assert not any("issuer" in w for w in app.app.registry.startup_warnings)

@@ -49,7 +49,7 @@ from pyramid.httpexceptions import HTTPException, HTTPServiceUnavailable, HTTPUn
 from pyramid.interfaces import ISecurityPolicy
 from pyramid.settings import aslist, falsey, truthy
 
-from cliquet.authentication import hmac_digest
+from cliquet.authentication import configured_policies, hmac_digest
 from cliquet.authentication.openid.provider import (
     Provider,
     ProviderUnavailable,
@@ -88,6 +88,9 @@ _HOST = rf"{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\]"
 _AUTHORITY = re.compile(rf"(?P<host>{_HOST})(?::(?P<port>[0-9]{{1,5}}))?")
 # In a login_callback_urls pattern: "*." may start the host (any subdomain), "*" be the port.
 _AUTHORITY_PATTERN = re.compile(rf"(?P<host>(?:\*\.)?{_HOST})(?::(?P<port>[0-9]{{1,5}}|\*))?")
+
+# Where a plain-http issuer is no risk: the provider runs on the service's machine.
+_LOOPBACK_HOSTS = frozenset(("localhost", "127.0.0.1", "::1"))
 
 _UNAVAILABLE_MESSAGE = "The identity provider is unavailable; retry later."
 
@@ -269,6 +272,18 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
 
     def __repr__(self) -> str:
         return f"OpenIDConnectPolicy({self.name!r}, issuer={self.issuer!r})"
+
+    @staticmethod
+    def settings_warnings(name: str, options: dict[str, Any]) -> list[str]:
+        """What start-up logs about the settings (strings) of the policy ``name``."""
+        issuer = str(options.get("issuer", ""))
+        if issuer.startswith("http://") and urlsplit(issuer).hostname not in _LOOPBACK_HOSTS:
+            return [
+                f"multiauth.policy.{name}.issuer is {issuer!r}, plain http: anyone between the "
+                "service and the provider can serve keys of their own and log in as anybody. "
+                "Use https."
+            ]
+        return []
 
     @property
     def name(self) -> str:
@@ -516,25 +531,13 @@ def _unverified_issuer(token: str) -> str | None:
     return issuer if isinstance(issuer, str) else None
 
 
-def openid_policies(
-    settings: dict[str, Any], maybe_dotted: Any
-) -> list[tuple[str, dict[str, Any]]]:
+def openid_policies(settings: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The names and settings of the OpenID Connect policies of ``multiauth.policies``."""
-    found = []
-    for name in aslist(settings.get("multiauth.policies", "")):
-        use = settings.get(f"multiauth.policy.{name}.use")
-        if not use:
-            continue
-        try:
-            factory = maybe_dotted(use)
-        except (ImportError, AttributeError, ValueError):
-            continue  # pyramid_multiauth reports it
-        if isinstance(factory, type) and issubclass(factory, OpenIDConnectPolicy):
-            prefix = f"multiauth.policy.{name}."
-            found.append(
-                (name, {k[len(prefix) :]: v for k, v in settings.items() if k.startswith(prefix)})
-            )
-    return found
+    return [
+        (name, options)
+        for name, factory, options in configured_policies(settings)
+        if isinstance(factory, type) and issubclass(factory, OpenIDConnectPolicy)
+    ]
 
 
 def includeme(config: Any) -> None:

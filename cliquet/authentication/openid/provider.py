@@ -49,6 +49,15 @@ _KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 _TOKEN_TYPES = frozenset(("jwt", "at+jwt"))
 # Most keys tried for a token that names none (a provider publishes a handful).
 _MAX_KEYS_TRIED = 8
+# The URLs of a discovery document the service calls or sends browsers to.
+_OPTIONAL_ENDPOINTS = ("introspection_endpoint",)
+_ENDPOINTS = (
+    "jwks_uri",
+    "userinfo_endpoint",
+    "authorization_endpoint",
+    "token_endpoint",
+    *_OPTIONAL_ENDPOINTS,
+)
 # Largest answer read from the provider: discovery documents and key sets are a few KiB.
 MAX_ANSWER_BYTES = 1 << 20
 
@@ -268,11 +277,18 @@ class Provider:
                 f"{self.discovery_url} names the issuer {document.get('issuer')!r}, "
                 f"not {self.issuer!r}."
             )
-        for field in ("jwks_uri", "userinfo_endpoint", "authorization_endpoint", "token_endpoint"):
-            if not isinstance(document.get(field), str) or not document[field].startswith(
-                ("https://", "http://")
-            ):
-                raise ProviderUnavailable(f"{self.discovery_url} has no valid {field}.")
+        # An https issuer's keys and endpoints are https too: a plain-http one would let anyone
+        # on the way serve keys of their own (and read the client secret).
+        schemes = ("https://",) if self.issuer.startswith("https://") else ("https://", "http://")
+        for field in _ENDPOINTS:
+            value = document.get(field)
+            if value is None and field in _OPTIONAL_ENDPOINTS:
+                continue
+            if not isinstance(value, str) or not value.startswith(schemes):
+                raise ProviderUnavailable(
+                    f"{self.discovery_url} has no valid {field} ({value!r}; expected "
+                    f"{' or '.join(s[:-3] for s in schemes)})."
+                )
         return document
 
     def endpoint(self, cache: CacheBase, field: str) -> str | None:

@@ -239,7 +239,7 @@ def includeme(config: Any) -> None:
             "userid_field": values.get("userid_field", "sub"),
             "auth_path": f"/openid/{name}/login",
         }
-        for name, values in openid_policies(config.get_settings(), config.maybe_dotted)
+        for name, values in openid_policies(config.get_settings())
     ]
     config.add_api_capability(
         "openid",
