@@ -23,6 +23,7 @@ from pyramid.httpexceptions import HTTPException
 
 from cliquet.permission import PermissionBase
 from cliquet.storage import StorageBase
+from cliquet.unit_of_work import current_transaction, transaction_manager
 
 __all__ = [
     "ACTIONS",
@@ -117,8 +118,6 @@ def batch_rolled_back(request: Any) -> bool:
     ``ResourceChanged`` subscriber) and every backend can roll back: none of the batch's
     writes will stay, so the batch must not answer 2xx.
     """
-    from cliquet.unit_of_work import current_transaction, transaction_manager
-
     txn = current_transaction(transaction_manager(request.registry))
     return txn is not None and bool(txn.isDoomed())
 
@@ -139,8 +138,6 @@ def resource_events_tween_factory(handler: Any, registry: Any) -> Any:
     a subrequest dooms the transaction (see :func:`batch_rolled_back`); when one cannot
     (Redis), each subrequest stands alone and the batch commits what the others wrote.
     """
-    from cliquet.unit_of_work import current_transaction, transaction_manager
-
     manager = transaction_manager(registry)
     backends = [getattr(registry, name, None) for name in ("storage", "permission")]
     atomic = all(_can_roll_back(b) for b in backends if b is not None)

@@ -32,6 +32,7 @@ from zope.sqlalchemy.datamanager import STATUS_CHANGED, SessionDataManager
 
 from cliquet.settings import SettingError, read_int
 from cliquet.sql_watchdog import bound_replies
+from cliquet.unit_of_work import TransactionManager, current_transaction, transaction_manager
 
 __all__ = [
     "UnitOfWork",
@@ -551,8 +552,6 @@ class UnitOfWork:
     """
 
     def __init__(self, engine: Engine, manager: Any = None) -> None:
-        from cliquet.unit_of_work import TransactionManager
-
         self.engine = engine
         self.manager = manager if manager is not None else TransactionManager()
         # A unit of work's connection takes the write lock up front (SQLite; ignored by
@@ -568,8 +567,6 @@ class UnitOfWork:
 
     def transaction(self) -> Any:
         """The calling thread's open transaction, or None."""
-        from cliquet.unit_of_work import current_transaction
-
         return current_transaction(self.manager)
 
     @property
@@ -702,8 +699,6 @@ def engine_from_config(config: Any, prefix: str) -> Engine:
         registry.cliquet_sql_engines = engines
     url = settings["url"]
     if url not in engines:
-        from cliquet.unit_of_work import transaction_manager
-
         engines[url] = create_engine_from_url(**settings)
         # Its units of work are the registry's transactions (pyramid_tm's).
         unit_of_work(engines[url], transaction_manager(registry))
