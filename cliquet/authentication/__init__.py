@@ -55,6 +55,9 @@ _PLACEHOLDER_SECRETS = frozenset(
 )
 # Shortest secret taken when one is required: a long random string, say the docs.
 MIN_SECRET_LENGTH = 16
+# Fewest distinct characters of such a secret: 16 random hex digits have 10 on average, and
+# "aaaa..." or "1234" repeated is a key someone typed, not one they generated.
+MIN_SECRET_DISTINCT_CHARACTERS = 6
 
 
 def weak_userid_hmac_secret(settings: Mapping[str, Any], *, required: bool = False) -> str | None:
@@ -63,7 +66,8 @@ def weak_userid_hmac_secret(settings: Mapping[str, Any], *, required: bool = Fal
     ``None`` when no policy of ``multiauth.policies`` is basic auth (an OpenID Connect
     service needs no such secret) or the secret is fine. Empty is always wrong; when
     ``required`` (``cliquet.userid_hmac_secret_required``, set by a generated
-    ``production.ini``), a placeholder (``...``, ``changeme``) or a short secret too.
+    ``production.ini``), a placeholder (``...``, ``changeme``), a short secret or one of too
+    few distinct characters (``aaaa...``) too.
     """
     if not _uses_basic_auth(settings):
         return None
@@ -76,6 +80,8 @@ def weak_userid_hmac_secret(settings: Mapping[str, Any], *, required: bool = Fal
         return f"is the placeholder {secret!r}"
     if len(secret) < MIN_SECRET_LENGTH:
         return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(secret)) < MIN_SECRET_DISTINCT_CHARACTERS:
+        return f"has too few distinct characters ({len(set(secret))}): it is not random"
     return None
 
 

@@ -1,5 +1,7 @@
 """Settings: a weak secret with basic auth refuses to start; a policy's own are checked."""
 
+import secrets
+
 import pytest
 from pyramid.exceptions import ConfigurationError
 
@@ -19,6 +21,9 @@ REQUIRED = {"cliquet.userid_hmac_secret_required": "true"}
         ("changeme", "placeholder"),
         ("CHANGE-ME", "placeholder"),
         ("short", "shorter than 16"),
+        ("a" * 32, "too few distinct characters"),
+        ("abab" * 8, "too few distinct characters"),
+        ("12341234123412341234", "too few distinct characters"),
     ],
 )
 def test_basic_auth_with_a_weak_secret_does_not_start(secret, problem):
@@ -39,7 +44,7 @@ def test_basic_auth_beside_a_provider_needs_the_secret_too():
 
 
 def test_a_long_secret_starts():
-    app = build_app({**REQUIRED, "cliquet.userid_hmac_secret": "x" * 32})
+    app = build_app({**REQUIRED, "cliquet.userid_hmac_secret": secrets.token_urlsafe(24)})
     assert app.get("/v1/").status_code == 200
 
 
