@@ -375,3 +375,84 @@ def test_a_plain_http_issuer_elsewhere_than_loopback_warns_at_start_up():
     for loopback in ("http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]:9000"):
         app = build_app({"multiauth.policies": "mock", **policy_settings(loopback)})
         assert not any("issuer" in w for w in app.app.registry.startup_warnings)
+
+
+# Tokens built to break the parsers: refused (401), never a 500 ---------------------------------
+
+
+def _b64(data):
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        # Nested past the JSON parser's recursion limit, in the payload and in the header.
+        _b64(b'{"alg":"RS256"}') + "." + _b64(b"[" * 5000) + ".c2ln",
+        _b64(b"[" * 5000) + "." + _b64(b"{}") + ".c2ln",
+        _b64(b'{"alg":"RS256"}') + "." + _b64(b'{"iss":' + b"[" * 5000) + ".c2ln",
+        # JSON that is not an object; numbers past float range; not UTF-8.
+        _b64(b'{"alg":"RS256"}') + "." + _b64(b'["iss"]') + ".c2ln",
+        _b64(b'{"alg":"RS256"}') + "." + _b64(b'{"iss":1e999,"exp":1e999}') + ".c2ln",
+        _b64(b'{"alg":"RS256"}') + "." + _b64(b'{"iss":"\xff"}') + ".c2ln",
+        _b64(b'{"alg":"RS256","kid":' + b"9" * 5000 + b"}") + "." + _b64(b"{}") + ".c2ln",
+    ],
+)
+def test_a_token_that_breaks_parsers_is_refused(app_with_audience, token):
+    response = app_with_audience.get("/v1/articles", headers=bearer(token), expect_errors=True)
+    assert response.status_code == 401, response.text
+    assert response.json["errno"] in (104, 105)
+
+
+@pytest.fixture(scope="module")
+def app_with_audience(provider):
+    from tests.openid.conftest import openid_app
+
+    return openid_app(provider.issuer, audience=CLIENT_ID)
+
+
+# A provider answering what breaks parsers: unavailable (503), never a 500 ----------------------
+
+
+def _hostile_provider(environ, start_response):
+    """Discovery as it should be; the userinfo answer its path's first segment names."""
+    import json
+
+    mode, _, rest = environ["PATH_INFO"].strip("/").partition("/")
+    base = f"http://{environ['HTTP_HOST']}/{mode}"
+    if rest == ".well-known/openid-configuration":
+        body = json.dumps(_document(base)).encode()
+    else:
+        body = {
+            "deep": b"[" * 200_000,
+            "deep-object": b'{"sub":' + b"[" * 200_000,
+            "huge-number": b'{"sub": ' + b"9" * 100_000 + b"}",
+            "nan": b'{"sub": NaN}',
+            "infinite-exp": b'{"sub": "alice", "exp": Infinity}',
+            "not-utf8": b'{"sub": "\xff\xfe"}',
+        }[mode]
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    from tests.openid.conftest import serve_in_thread
+
+    with serve_in_thread(_hostile_provider) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    "mode", ["deep", "deep-object", "huge-number", "nan", "infinite-exp", "not-utf8"]
+)
+def test_a_provider_answer_that_breaks_parsers_is_not_a_500(hostile, mode):
+    from tests.openid.conftest import openid_app
+
+    app = openid_app(f"{hostile}/{mode}")
+    response = app.get("/v1/articles", headers=bearer("a-token"), expect_errors=True)
+    # Not JSON as the specifications say: the provider is broken, the token may be fine.
+    assert response.status_code == 503, response.text
+    assert response.json["errno"] == 201

@@ -154,6 +154,12 @@ def verify_jwt(
     raise TokenRejected("The token is not signed by any key of the provider.")
 
 
+def _not_json(constant: str) -> Any:
+    """``NaN`` and ``Infinity``, which Python's parser takes and JSON does not have: an
+    ``exp`` of ``Infinity`` would be a token that never expires."""
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _chunks(response: requests.Response) -> Iterator[bytes]:
     """The body as it arrives: each chunk is what one read of the socket gave.
 
@@ -241,8 +247,8 @@ class Provider:
         except requests.RequestException as e:
             raise ProviderUnavailable(f"{url} did not answer ({type(e).__name__}).") from None
         try:
-            value = json.loads(b"".join(chunks))
-        except ValueError:
+            value = json.loads(b"".join(chunks), parse_constant=_not_json)
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
             value = None
         return status, value
 
