@@ -271,8 +271,8 @@ def profile(
 
 def header() -> str:
     return (
-        f"{'scenario':12}{'ours req/s':>11}{'p50':>7}{'p95':>7} |{'Kinto req/s':>12}"
-        f"{'p50':>7}{'p95':>7} |{'ratio':>7}  non-2xx ours/Kinto"
+        f"{'scenario':12}{'ours req/s':>11}{'p50':>9}{'p95':>9} |{'Kinto req/s':>12}"
+        f"{'p50':>9}{'p95':>9} |{'ratio':>7}  non-2xx ours/Kinto"
     )
 
 
@@ -286,8 +286,8 @@ def line(scenario: str, figures: dict) -> str:
     ours, kinto = figures["cliquet"], figures["kinto"]
     count = f"{sum(ours['errors'].values())}/{sum(kinto['errors'].values())}"
     text = (
-        f"{scenario:12}{ours['rps']:>11.0f}{ours['p50_ms']:>7.2f}{ours['p95_ms']:>7.2f} |"
-        f"{kinto['rps']:>12.0f}{kinto['p50_ms']:>7.2f}{kinto['p95_ms']:>7.2f} |"
+        f"{scenario:12}{ours['rps']:>11.0f}{ours['p50_ms']:>9.2f}{ours['p95_ms']:>9.2f} |"
+        f"{kinto['rps']:>12.0f}{kinto['p50_ms']:>9.2f}{kinto['p95_ms']:>9.2f} |"
         f"{figures['ratio']:>7.2f}  {count}"
     )
     for name, server in (("ours", ours), ("Kinto", kinto)):
@@ -302,6 +302,9 @@ SCALING = (
     "list, a page deep (via Next-Page)",
     "filter matching 1 % (page of 100)",
     "filter matching one record",
+    "like_ filter (page of 100)",
+    "range matching 1 % (page of 100)",
+    "in_ matching 2 records",
     "HEAD (count)",
     "HEAD, filter matching 1 %",
     "poll: _since near the end",
@@ -341,6 +344,24 @@ class Loaded:
                 None,
             ),
             "filter matching one record": ("GET", f"{listed}?rank={size // 2}", auth, None),
+            "like_ filter (page of 100)": (
+                "GET",
+                f"{listed}?like_title=*cord%20{size // 2 + 1}*&_limit={SCALING_PAGE}",
+                auth,
+                None,
+            ),
+            "range matching 1 % (page of 100)": (
+                "GET",
+                f"{listed}?lt_rank={size // 100}&_limit={SCALING_PAGE}",
+                auth,
+                None,
+            ),
+            "in_ matching 2 records": (
+                "GET",
+                f"{listed}?in_rank={size // 2},{size // 2 + 1}",
+                auth,
+                None,
+            ),
             "HEAD (count)": ("HEAD", listed, auth, None),
             "HEAD, filter matching 1 %": ("HEAD", f"{listed}?body=group-7", auth, None),
             "poll: _since near the end": ("GET", f"{listed}?_since={since}", auth, None),
