@@ -456,3 +456,13 @@ def test_a_provider_answer_that_breaks_parsers_is_not_a_500(hostile, mode):
     # Not JSON as the specifications say: the provider is broken, the token may be fine.
     assert response.status_code == 503, response.text
     assert response.json["errno"] == 201
+
+
+def test_a_jwt_of_another_issuer_is_never_sent_to_this_provider(
+    provider, other_provider, provider_calls
+):
+    # The first provider verifies by userinfo: it must not be shown the second one's tokens.
+    app = _two(other_provider.issuer, provider.issuer, audience=CLIENT_ID)
+    token = provider.tokens("erin")["id_token"]
+    assert _user(app, token) == "second:erin"
+    assert other_provider.metadata["userinfo_endpoint"] not in provider_calls

@@ -19,7 +19,8 @@ its userinfo endpoint otherwise. The answer is kept in ``registry.cache`` for
 HMAC of the token keyed by ``cliquet.userid_hmac_secret``: the cache never holds a token.
 
 A token this provider does not vouch for is refused (401 errno 105), except a JWT of another
-issuer, left to the other policies (and anonymous if none takes it). A provider that cannot
+issuer, left to the other policies (and anonymous if none takes it) and never sent to this
+provider. A provider that cannot
 be reached answers 503 errno 201 with ``Retry-After``: the client may retry, and is not told
 its token is wrong. A refusal of the provider itself (userinfo, introspection) is kept in the
 cache too, for the same TTL: a client repeating a bad token does not repeat the call.
@@ -456,13 +457,15 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
         :raises ProviderUnavailable: it cannot say.
         """
         provider = self.provider
+        is_jwt = token.count(".") == 2
+        if is_jwt and _unverified_issuer(token) not in (None, self.issuer):
+            # Another issuer's: never shown to this provider (its userinfo, introspection).
+            raise _NotOurs()
         if self.introspect:
             endpoint = provider.endpoint(cache, "introspection_endpoint")
             if endpoint is not None:
                 return self._introspect(endpoint, token)
-        if self.audience and token.count(".") == 2:
-            if _unverified_issuer(token) not in (None, self.issuer):
-                raise _NotOurs()
+        if self.audience and is_jwt:
             return verify_jwt(
                 token,
                 lambda refresh: provider.keys(cache, refresh=refresh),
