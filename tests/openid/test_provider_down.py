@@ -255,3 +255,29 @@ def test_chunked_and_compressed_answers_are_read(path):
         )  # fmt: skip
         status, value = provider.call("GET", url + path)
     assert (status, len(value["padding"])) == (200, 50000)
+
+
+def test_a_provider_that_timed_out_is_not_waited_for_again_at_once(silent, monkeypatch):
+    """Every request waiting out the timeout would hold every thread of the service (basic
+    auth and anonymous requests too): after a timeout, the provider is not asked again for
+    ``timeout_seconds``, requests are answered 503 at once."""
+    import time
+
+    import requests
+
+    app = openid_app(silent, timeout_seconds="0.2")
+    asked = []
+    original = requests.request
+
+    def counting(*args, **kwargs):
+        asked.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(requests, "request", counting)
+    for _ in range(5):
+        unavailable(app.get("/v1/articles", headers=bearer("a-token"), expect_errors=True))
+    assert len(asked) == 1
+    app.get("/v1/", headers=basic_auth(), status=200)
+    time.sleep(0.25)  # the window is timeout_seconds: then the provider is asked again
+    unavailable(app.get("/v1/articles", headers=bearer("a-token"), expect_errors=True))
+    assert len(asked) == 2

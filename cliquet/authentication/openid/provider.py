@@ -203,6 +203,8 @@ class Provider:
         self._timeout = timeout_seconds
         self._metadata_ttl = metadata_ttl_seconds
         self._jwks_refresh = jwks_refresh_seconds
+        # Until when (time.monotonic()) the provider is taken as down without asking it.
+        self._unreachable_until = 0.0
 
     def __repr__(self) -> str:
         return f"Provider({self.issuer!r})"
@@ -221,9 +223,16 @@ class Provider:
         """The status and the JSON value (``None`` if not JSON) of one call to the provider.
 
         :raises ProviderUnavailable: it cannot be reached, takes longer than the timeout, or
-            answers more than :data:`MAX_ANSWER_BYTES`.
+            answers more than :data:`MAX_ANSWER_BYTES`; or it could not be reached or timed
+            out less than ``timeout_seconds`` ago (it is not asked again so soon: requests
+            waiting out the timeout one after the other would hold every thread).
         """
-        deadline = time.monotonic() + self._timeout
+        now = time.monotonic()
+        if now < self._unreachable_until:
+            raise ProviderUnavailable(
+                f"{url} not asked: the provider did not answer less than {self._timeout} s ago."
+            )
+        deadline = now + self._timeout
         try:
             with requests.request(
                 method,
@@ -242,9 +251,12 @@ class Provider:
                     if size > MAX_ANSWER_BYTES:
                         raise ProviderUnavailable(f"{url} answered over {MAX_ANSWER_BYTES} bytes.")
                     if time.monotonic() > deadline:
+                        self._unreachable_until = time.monotonic() + self._timeout
                         raise ProviderUnavailable(f"{url} answered too slowly.")
                     chunks.append(chunk)
         except requests.RequestException as e:
+            if isinstance(e, (requests.Timeout, requests.ConnectionError)):
+                self._unreachable_until = time.monotonic() + self._timeout
             raise ProviderUnavailable(f"{url} did not answer ({type(e).__name__}).") from None
         try:
             value = json.loads(b"".join(chunks), parse_constant=_not_json)
