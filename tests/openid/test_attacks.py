@@ -245,14 +245,14 @@ def _browser(app):
     return webtest.TestApp(app.app)
 
 
-def _provider_redirect(browser, provider, sub):
+def _provider_redirect(browser, provider, sub, name="mock"):
     """Start a login in ``browser``, consent at the provider as ``sub``: the URL the provider
     sends the browser back to."""
     from urllib.parse import urlparse
 
     from tests.openid.conftest import CALLBACK
 
-    response = browser.get("/v1/openid/mock/login", params={"callback": CALLBACK}, status=307)
+    response = browser.get(f"/v1/openid/{name}/login", params={"callback": CALLBACK}, status=307)
     back = urlparse(provider.authorize(response.headers["Location"], sub))
     return f"{back.path}?{back.query}"
 
@@ -431,6 +431,8 @@ def _hostile_provider(environ, start_response):
             "huge-number": b'{"sub": ' + b"9" * 100_000 + b"}",
             "nan": b'{"sub": NaN}',
             "infinite-exp": b'{"sub": "alice", "exp": Infinity}',
+            "no-sub": b'{"email": "alice@example.com"}',
+            "sub-list": b'{"sub": ["alice"]}',
             "not-utf8": b'{"sub": "\xff\xfe"}',
         }[mode]
     start_response("200 OK", [("Content-Type", "application/json")])
@@ -466,3 +468,24 @@ def test_a_jwt_of_another_issuer_is_never_sent_to_this_provider(
     token = provider.tokens("erin")["id_token"]
     assert _user(app, token) == "second:erin"
     assert other_provider.metadata["userinfo_endpoint"] not in provider_calls
+
+
+def test_a_state_of_one_provider_serves_not_at_another(provider, other_provider):
+    app = _two(provider.issuer, other_provider.issuer)
+    browser = _browser(app)
+    link = _provider_redirect(browser, provider, "alice", "first").replace("/first/", "/second/")
+    response = browser.get(link, expect_errors=True)
+    assert (response.status_code, response.json["errno"]) == (400, 107)
+    assert response.json["details"][0]["name"] == "state"
+
+
+@pytest.mark.parametrize("mode", ["no-sub", "sub-list"])
+def test_claims_that_are_no_user_id_are_refused_once_per_ttl(hostile, mode, provider_calls):
+    from tests.openid.conftest import openid_app
+
+    app = openid_app(f"{hostile}/{mode}")
+    for _ in range(3):
+        response = app.get("/v1/", headers=bearer("a-token"), expect_errors=True)
+        assert (response.status_code, response.json["errno"]) == (401, 105)
+        assert "'sub'" in response.json["message"]
+    assert len([url for url in provider_calls if url.endswith("/userinfo")]) == 1

@@ -427,20 +427,21 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
             raise TokenRejected(cached["refused"])
         try:
             claims = self.verify(cache, token)
+            value = claims.get(self.userid_field)
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            if (
+                not isinstance(value, str)
+                or not value.strip()
+                or len(value) > _MAX_USERID_LENGTH
+                or _CONTROL_CHARACTERS.search(value)
+            ):
+                # The same claims next time: the same answer, without asking again.
+                raise _Refused(f"The provider gives no usable {self.userid_field!r}.")
         except _Refused as e:
             if self.verification_ttl > 0:
                 cache.set(key, {"refused": str(e)}, ttl=self.verification_ttl)
             raise
-        value = claims.get(self.userid_field)
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if (
-            not isinstance(value, str)
-            or not value.strip()
-            or len(value) > _MAX_USERID_LENGTH
-            or _CONTROL_CHARACTERS.search(value)
-        ):
-            raise TokenRejected(f"The provider gives no usable {self.userid_field!r}.")
         userid = f"{self.name}:{value}"
         ttl = self.verification_ttl
         expires = claims.get("exp")
