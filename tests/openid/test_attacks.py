@@ -40,6 +40,12 @@ def _settings(**options):
         {"login_callback_urls": "app.example.com/*"},
         {"login_callback_urls": "https://app.example.com@evil.example/*"},
         {"login_callback_urls": "https://app.example.com\\*"},
+        {"scope": "openid\nemail"},
+        {"scope": "openid  email"},
+        {"scope": 'openid "email"'},
+        {"realm": 'a", error="forged'},
+        {"realm": "a\nb"},
+        {"issuer": 'https://a.example.com/"x'},
     ],
 )
 def test_a_wrong_setting_stops_start_up(options):

@@ -82,6 +82,12 @@ _HEADER_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*")
 # backslash (browsers read it as "/", urllib does not: "https://evil\@app/" is evil's URL to
 # a browser, app's to urllib).
 _URL = re.compile(r"[\x21-\x5b\x5d-\x7e]+")
+# What RFC 3986 lets a URL hold (an issuer is compared as it is written, and named in headers).
+_URI_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+# RFC 6749 appendix A: scope names separated by single spaces.
+SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*")
+# A realm as a quoted string of WWW-Authenticate holds it, without escapes.
+_REALM = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
 # An authority as the service takes it: a host name or an IP address, an optional port. No
 # user info ("app@evil"), no percent-encoding, nothing a browser would read another way.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -131,7 +137,7 @@ def _boolean(key: str, value: Any) -> bool:
 def _issuer(value: str) -> str:
     """``value`` if it is an issuer URL as OpenID Connect Discovery 1.0 says: a scheme, a
     host, maybe a port and a path; no query, no fragment, no user info."""
-    parts = urlsplit(value) if _URL.fullmatch(value) else None
+    parts = urlsplit(value) if _URI_CHARACTERS.fullmatch(value) else None
     if (
         parts is None
         or parts.scheme not in ("https", "http")
@@ -261,11 +267,21 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
         self.timeout = _seconds("timeout_seconds", timeout_seconds, minimum=0.01)
         self.leeway = _seconds("leeway_seconds", leeway_seconds)
         self.introspect = _boolean("introspect", introspect)
+        if len(scope) > 1024 or not SCOPE.fullmatch(scope):
+            raise ConfigurationError(
+                f"OpenIDConnectPolicy: scope is {scope!r}; expected scope names separated by "
+                "single spaces (openid email)."
+            )
         self.scope = scope
         self.login_callback_urls = aslist(login_callback_urls)
         self._callback_patterns = [_CallbackPattern.parse(p) for p in self.login_callback_urls]
         self.state_ttl = _seconds("state_ttl_seconds", state_ttl_seconds, minimum=1)
         self.realm = realm or issuer
+        if not _REALM.fullmatch(self.realm):
+            raise ConfigurationError(
+                f"OpenIDConnectPolicy: realm is {realm!r}; expected printable text without "
+                "quotes nor backslashes (it is quoted in WWW-Authenticate)."
+            )
         self._metadata_ttl = _seconds("metadata_ttl_seconds", metadata_ttl_seconds, minimum=1)
         self._jwks_refresh = _seconds("jwks_refresh_seconds", jwks_refresh_seconds)
         self._providers: dict[str, Provider] = {}

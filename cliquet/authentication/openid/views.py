@@ -39,6 +39,7 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 
 from cliquet import make_service
 from cliquet.authentication.openid import (
+    SCOPE,
     OpenIDConnectPolicy,
     ProviderUnavailable,
     openid_policies,
@@ -47,8 +48,7 @@ from cliquet.errors import ERRORS, Detail, http_error, invalid_request
 
 __all__ = ["includeme"]
 
-# RFC 6749 appendix A: what a scope, a state and a code are made of.
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*")
+# RFC 6749 appendix A: what a state and a code are made of (a scope: SCOPE).
 _STATE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _CODE = re.compile(r"[\x20-\x7e]{1,2048}")
 _ERROR_CODE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")
@@ -122,7 +122,7 @@ def _login(request: Any) -> Any:
             f"Not allowed by multiauth.policy.{policy.name}.login_callback_urls.",
         )
     scope = _query(request, "scope") or policy.scope
-    if len(scope) > 1024 or not _SCOPE.fullmatch(scope):
+    if len(scope) > 1024 or not SCOPE.fullmatch(scope):
         raise _invalid("scope", "Must be scope names separated by single spaces.")
     try:
         endpoint = policy.provider.metadata(request.registry.cache)["authorization_endpoint"]
