@@ -312,6 +312,8 @@ class Storage(StorageBase):
         modified_field: str,
     ) -> list[tuple[str, ColumnElement[bool]]]:
         """``(field, condition)`` matching the other records that hold a unique value."""
+        if not unique_fields:
+            return []
         queries = RecordQueries(
             self.engine.dialect.name,
             records.c,
@@ -348,7 +350,6 @@ class Storage(StorageBase):
         checks: list[tuple[str, ColumnElement[bool]]],
         *,
         create: bool,
-        given_id: bool,
         id_field: str,
         modified_field: str,
     ) -> dict[str, Any]:
@@ -358,17 +359,17 @@ class Storage(StorageBase):
         (the reservation is put back, or rolled back with the call's own transaction).
 
         :param create: a live record with this id is a conflict (else it is replaced).
-        :param given_id: the caller chose the id (a generated one is not checked first).
         """
         id_check = (id_field, records.c.id == object_id)
         suspects = [id_check, *checks] if create else checks
-        guarded = suspects if given_id else checks
         with self._connect() as conn:
             stamps = self._stamps()
             stamp = self._reserve(conn, key, {} if stamps is None else stamps)
             last_modified = stamp.next
-            if guarded:
-                guard = sa.not_(sa.exists().where(live(key), sa.or_(*(c for _, c in guarded))))
+            # A live record of this id is refused by the statement itself (on conflict, a
+            # creation replaces only a tombstone): only unique values need a guard.
+            if checks:
+                guard = sa.not_(sa.exists().where(live(key), sa.or_(*(c for _, c in checks))))
                 statement = write_statement(
                     self.engine,
                     key,
@@ -417,7 +418,6 @@ class Storage(StorageBase):
             data,
             self._unicity_checks(object_id, data, unique_fields, id_field, modified_field),
             create=True,
-            given_id=given is not None,
             id_field=id_field,
             modified_field=modified_field,
         )
@@ -460,7 +460,6 @@ class Storage(StorageBase):
             data,
             self._unicity_checks(object_id, data, unique_fields, id_field, modified_field),
             create=False,
-            given_id=True,
             id_field=id_field,
             modified_field=modified_field,
         )

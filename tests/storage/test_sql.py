@@ -450,12 +450,17 @@ def test_writes_build_their_common_statements_once(storage: sql_storage.Storage)
             storage.begin()
             storage.lock_collection(CID, PID)
             storage.create(CID, PID, {"n": n})
+            storage.create(CID, PID, {"id": f"given-{n}", "n": n})  # the id: no guard
             storage.commit()
             with pytest.raises(RecordNotFoundError):
                 storage.get(CID, PID, f"missing-{n}")
     finally:
         sa.event.remove(storage.engine, "before_execute", record)
-    assert len(seen) == 3  # the lock, the write, the read
+    assert len(seen) == 4  # the lock, the write, the timestamps row moved at commit, the read
+    with pytest.raises(UnicityError):  # the statement itself refuses a live id
+        storage.create(CID, PID, {"id": "given-0"})
+    storage.delete(CID, PID, "given-0")
+    assert storage.create(CID, PID, {"id": "given-0"})["id"] == "given-0"  # over a tombstone
 
 
 def test_failed_writes_cost_no_timestamp(storage: sql_storage.Storage) -> None:
