@@ -144,4 +144,29 @@ describe("the demo page in headless Chromium", () => {
     app.close();
     expect(outcome).toEqual({ origin: appOrigin, pushed: 12, pulled: 12, ok: true, same: true });
   }, 60_000);
+  it("shows a record of markup as text: nothing of it runs (no XSS)", async () => {
+    // Written by another client of the same account, straight to the server.
+    const account = { user: "markup", password: "markup-password" };
+    const hostile = `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>`;
+    const auth = `Basic ${Buffer.from(`${account.user}:${account.password}`).toString("base64")}`;
+    const created = await fetch(`${service.url}/articles`, {
+      method: "POST",
+      headers: { Authorization: auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ data: { title: hostile, body: "<b onmouseover=alert(1)>b</b>" } }),
+    });
+    expect(created.status).toBe(201);
+    const page = await openDemo();
+    page.on("dialog", (dialog) => { throw new Error(`a dialog opened: ${dialog.message()}`); });
+    await page.fill("#login input[name=user]", account.user);
+    await page.fill("#login input[name=password]", account.password);
+    await page.click("#login button");
+    await page.click("#sync");
+    await page.waitForFunction(
+      (title) => [...document.querySelectorAll("#articles li .title")].some((e) => e.textContent === title),
+      hostile,
+    );
+    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    expect(await page.$$("#articles img, #articles script, #articles b")).toEqual([]);
+    expect(await page.textContent("#articles li .body")).toBe("<b onmouseover=alert(1)>b</b>");
+  }, 60_000);
 });
