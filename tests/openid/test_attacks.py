@@ -46,6 +46,10 @@ def _settings(**options):
         {"realm": 'a", error="forged'},
         {"realm": "a\nb"},
         {"issuer": 'https://a.example.com/"x'},
+        # Basic credentials would be sent to the provider as a bearer token: a password leak.
+        {"header_type": "Basic"},
+        {"header_type": "basic"},
+        {"header_type": "Digest"},
     ],
 )
 def test_a_wrong_setting_stops_start_up(options):

@@ -77,6 +77,8 @@ MAX_TOKEN_LENGTH = 8192
 # Longest user id claim kept; user ids end up in storage keys and logs.
 _MAX_USERID_LENGTH = 256
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# Authorization schemes of passwords (RFC 7617, 7616...), never read as a provider's tokens.
+_PASSWORD_SCHEMES = frozenset(("basic", "digest", "negotiate", "ntlm"))
 _HEADER_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*")
 # A URL as it is sent: printable ASCII, no space (a CR or LF would split a header), and no
 # backslash (browsers read it as "/", urllib does not: "https://evil\@app/" is evil's URL to
@@ -254,6 +256,12 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
         if not _HEADER_TYPE.fullmatch(header_type):
             raise ConfigurationError(
                 f"OpenIDConnectPolicy: header_type is {header_type!r}; expected a scheme name."
+            )
+        if header_type.lower() in _PASSWORD_SCHEMES:
+            raise ConfigurationError(
+                f"OpenIDConnectPolicy: header_type is {header_type!r}, which carries "
+                "passwords: they would be sent to the provider as tokens. Expected Bearer or "
+                "a scheme of the provider's own."
             )
         if not userid_field.strip():
             raise ConfigurationError("OpenIDConnectPolicy: userid_field is empty.")
