@@ -499,3 +499,31 @@ def test_claims_that_are_no_user_id_are_refused_once_per_ttl(hostile, mode, prov
         assert (response.status_code, response.json["errno"]) == (401, 105)
         assert "'sub'" in response.json["message"]
     assert len([url for url in provider_calls if url.endswith("/userinfo")]) == 1
+
+
+# Services sharing one cache server: a verdict or a provider's keys are of one service ---------
+
+
+def test_a_verdict_for_one_audience_serves_not_another_sharing_the_cache(provider):
+    from tests.openid.conftest import openid_app
+
+    mine = openid_app(provider.issuer, audience=CLIENT_ID)
+    theirs = openid_app(provider.issuer, audience="another-service")
+    theirs.app.registry.cache = mine.app.registry.cache
+    token = provider.sign(sub="alice")  # for CLIENT_ID
+    assert _user(mine, token) == "mock:alice"
+    response = theirs.get("/v1/", headers=bearer(token), expect_errors=True)
+    assert (response.status_code, response.json["errno"]) == (401, 105)
+
+
+def test_a_provider_s_documents_serve_not_another_issuer_sharing_the_cache(
+    provider, other_provider
+):
+    from tests.openid.conftest import openid_app
+
+    mine = openid_app(provider.issuer)
+    theirs = openid_app(other_provider.issuer)
+    theirs.app.registry.cache = mine.app.registry.cache
+    assert _user(mine, provider.tokens("alice")["access_token"]) == "mock:alice"
+    # Same policy name, same cache: the second service still asks its own provider.
+    assert _user(theirs, other_provider.tokens("bob")["access_token"]) == "mock:bob"

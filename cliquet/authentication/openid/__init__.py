@@ -35,6 +35,7 @@ one of them could not say).
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import logging
 import math
 import re
@@ -316,13 +317,22 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
         return getattr(self, "_pyramid_multiauth_name", None) or "openid"
 
     @property
+    def cache_prefix(self) -> str:
+        """Prefix of this policy's cache keys: its name, and a digest of what makes a verdict
+        (issuer, audience...), so that services sharing a cache server never take each
+        other's verdicts, documents or keys, even under the same policy name and prefix."""
+        settings = "\n".join((self.issuer, self.audience, self.userid_field, str(self.introspect)))
+        digest = hashlib.sha256(settings.encode("utf-8")).hexdigest()[:16]
+        return f"openid:{self.name}:{digest}:"
+
+    @property
     def provider(self) -> Provider:
         """The provider, named after the policy (known once pyramid_multiauth named it)."""
         provider = self._providers.get(self.name)
         if provider is None:
             provider = self._providers[self.name] = Provider(
                 self.issuer,
-                cache_prefix=f"openid:{self.name}:",
+                cache_prefix=self.cache_prefix,
                 timeout_seconds=self.timeout,
                 metadata_ttl_seconds=self._metadata_ttl,
                 jwks_refresh_seconds=self._jwks_refresh,
@@ -443,7 +453,7 @@ class OpenIDConnectPolicy(CallbackAuthenticationPolicy):
         """
         cache: CacheBase = request.registry.cache
         secret = request.registry.settings.get("cliquet.userid_hmac_secret", "")
-        key = f"openid:{self.name}:token:{hmac_digest(secret, token)}"
+        key = f"{self.cache_prefix}token:{hmac_digest(secret, token)}"
         cached = cache.get(key)
         if isinstance(cached, str):
             return cached

@@ -97,7 +97,7 @@ def _query(request: Any, name: str) -> str | None:
 
 
 def _state_key(policy: OpenIDConnectPolicy, state: str) -> str:
-    return f"openid:{policy.name}:state:{state}"
+    return f"{policy.cache_prefix}state:{state}"
 
 
 def _cookie_path(request: Any, policy: OpenIDConnectPolicy) -> str:
