@@ -49,9 +49,7 @@ def test_a_known_etag_is_answered_304(app):
 
 def test_index_lists_the_files(app):
     body = app.get("/v1/__client__/").json
-    assert body["files"] == {
-        name: f"http://localhost/v1/__client__/{name}" for name in FILES
-    }
+    assert body["files"] == {name: f"http://localhost/v1/__client__/{name}" for name in FILES}
     assert body["version"]
 
 
@@ -83,3 +81,58 @@ def test_a_setting_turns_it_off():
 def test_the_wheel_declares_the_files():
     pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
     assert '"static/client/*"' in pyproject
+
+
+# What a hostile or odd client sends (a review found these held; kept so they keep holding) ---
+
+
+def test_head_answers_the_headers_without_the_body(app):
+    response = app.head("/v1/__client__/cliquet-client.js", status=200)
+    assert response.body == b""
+    assert response.headers["Content-Length"] == str(len(shipped("cliquet-client.js")))
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "if_none_match, status",
+    [
+        ("garbage", 200),
+        ('W/"not-it"', 200),
+        ("\x7f", 200),
+        ("*", 304),
+        ("W/{etag}", 304),  # weak comparison, as RFC 9110 says of If-None-Match
+        ('"a", {etag}, "b"', 304),
+    ],
+)
+def test_if_none_match_forms(app, if_none_match, status):
+    etag = app.get("/v1/__client__/cliquet-client.js").headers["ETag"]
+    response = app.get(
+        "/v1/__client__/cliquet-client.js",
+        headers={"If-None-Match": if_none_match.format(etag=etag)},
+        status=status,
+    )
+    assert response.headers["ETag"] == etag
+
+
+def test_a_range_is_answered_with_the_whole_file(app):
+    response = app.get("/v1/__client__/cliquet-client.js", headers={"Range": "bytes=0-9"})
+    assert response.status_code == 200 and response.body == shipped("cliquet-client.js")
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize("path", ["/v1/__client__/", "/v1/__client__/cliquet-client.js"])
+def test_other_methods_are_json_405(app, method, path):
+    response = getattr(app, method)(path, status=405)
+    assert response.json["errno"] == 115
+    assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/__client__/..%2f..%2fsetup.py", "/v1/__client__/%2e%2e%2fsetup.py"]
+)
+def test_encoded_traversal_is_json_404(app, path):
+    assert app.get(path, status=404).json["errno"] == 111
+
+
+def test_a_nul_in_the_name_is_json_400(app):
+    assert app.get("/v1/__client__/cliquet-client.js%00", status=400).json["errno"] == 107
