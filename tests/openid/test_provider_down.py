@@ -5,6 +5,7 @@ import socket
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from pyramid.interfaces import ISecurityPolicy
 
 from cliquet.testing.web import basic_auth
 from tests.openid.conftest import CALLBACK, CLIENT_ID, bearer, openid_app, serve_in_thread
@@ -281,3 +282,29 @@ def test_a_provider_that_timed_out_is_not_waited_for_again_at_once(silent, monke
     time.sleep(0.25)  # the window is timeout_seconds: then the provider is asked again
     unavailable(app.get("/v1/articles", headers=bearer("a-token"), expect_errors=True))
     assert len(asked) == 2
+
+
+def test_jwts_are_verified_with_the_keys_known_while_the_provider_is_down(provider):
+    """Discovery and keys past their TTL, the provider down: the last ones known still verify
+    tokens locally (a JWT needs no provider), the userinfo path is 503."""
+    from cliquet.authentication.openid.provider import Provider, ProviderUnavailable
+
+    app = openid_app(provider.issuer, audience=CLIENT_ID)
+    token = provider.sign(sub="olivia")
+    assert app.get("/v1/", headers=bearer(token)).json["user"] == {"id": "mock:olivia"}
+    cache = app.app.registry.cache
+    policy = app.app.registry.queryUtility(ISecurityPolicy).get_policy("mock")
+    for name in ("metadata", "jwks"):  # as if metadata_ttl_seconds had passed
+        cache.delete(f"{policy.cache_prefix}{name}")
+
+    def down(self, method, url, **kwargs):
+        raise ProviderUnavailable("down")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Provider, "call", down)
+        another = provider.sign(sub="paul")
+        assert app.get("/v1/", headers=bearer(another)).json["user"] == {"id": "mock:paul"}
+        # A kid nobody knows needs the provider: it cannot say, 503.
+        forged = provider.sign(sub="quentin", headers={"kid": "rotated-meanwhile"})
+        unavailable(app.get("/v1/", headers=bearer(forged), expect_errors=True))
+        unavailable(app.get("/v1/", headers=bearer("an-opaque-token"), expect_errors=True))

@@ -25,6 +25,7 @@ from cliquet.cache import CacheBase
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
+    "STALE_FACTOR",
     "Provider",
     "ProviderUnavailable",
     "TokenRejected",
@@ -58,6 +59,9 @@ _ENDPOINTS = (
     "token_endpoint",
     *_OPTIONAL_ENDPOINTS,
 )
+# How much longer than metadata_ttl_seconds the last discovery document and keys are kept,
+# for a provider that cannot be reached when they are due.
+STALE_FACTOR = 24
 # Largest answer read from the provider: discovery documents and key sets are a few KiB.
 MAX_ANSWER_BYTES = 1 << 20
 
@@ -267,13 +271,26 @@ class Provider:
     def _cached(
         self, cache: CacheBase, name: str, fetch: Callable[[], Any], *, fresh: bool
     ) -> Any:
+        """``fetch()``, kept ``metadata_ttl_seconds``; past that, while the provider cannot
+        be reached, the last value fetched (kept :data:`STALE_FACTOR` times longer): a JWT
+        is verified with the keys known, as it would be by a service that cached them longer.
+        A fetch asked ``fresh`` (keys refetched for a ``kid`` nobody knows) has no fallback:
+        only the provider can tell of a key it made meanwhile."""
         key = f"{self._prefix}{name}"
         if not fresh:
             value = cache.get(key)
             if value is not None:
                 return value
-        value = fetch()
+        try:
+            value = fetch()
+        except ProviderUnavailable as e:
+            stale = None if fresh else cache.get(f"{key}:stale")
+            if stale is None:
+                raise
+            logger.warning("openid.provider_unavailable: %s; the %s known is used", e, name)
+            return stale
         cache.set(key, value, ttl=self._metadata_ttl)
+        cache.set(f"{key}:stale", value, ttl=self._metadata_ttl * STALE_FACTOR)
         return value
 
     # Discovery ---------------------------------------------------------------------------------
