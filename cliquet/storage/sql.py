@@ -490,14 +490,16 @@ class Storage(StorageBase):
                 # Bumped only if the record is there, so that a 404 costs no timestamp.
                 there = sa.exists().where(live(key), records.c.id == object_id)
                 stamp = self._bump(conn, key, stamps, wished=last_modified, condition=there)
-            statement = tombstones_statement(
-                key,
-                {object_id: stamp or 0},
-                deleted_field=deleted_field,
-                with_deleted=with_deleted,
-            )
+            if stamp is None:
+                raise RecordNotFoundError(object_id)
+            params: dict[str, Any] = {**_key(key), "object_id": object_id}
+            if with_deleted:
+                params.update(stamp=stamp, tombstone={deleted_field: True})
+                gone = conn.execute(self._sql.tombstone, params).first()
+            else:
+                gone = conn.execute(self._sql.remove, params).first()
             # No row: not there, or deleted by a racing writer.
-            if stamp is None or conn.execute(statement).first() is None:
+            if gone is None:
                 raise RecordNotFoundError(object_id)
             if reserved is not None:
                 reserved.written = stamp

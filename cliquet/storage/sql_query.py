@@ -896,12 +896,27 @@ class Statements:
             .on_conflict_do_nothing()
             .returning(timestamps.c.last_modified)
         )
-        #: One live record, by ``object_id``.
-        self.get = sa.select(records.c.id, records.c.data, records.c.last_modified).where(
+        one_live = sa.and_(
             record_key,
             sa.not_(records.c.deleted),
             records.c.id == sa.bindparam("object_id", type_=sa.Text()),
         )
+        #: One live record, by ``object_id``.
+        self.get = sa.select(records.c.id, records.c.data, records.c.last_modified).where(one_live)
+        #: Turn one live record (``object_id``) into a tombstone (``tombstone``: its data)
+        #: dated ``stamp``; returns its id, or no row when it is not there.
+        self.tombstone = (
+            sa.update(records)
+            .where(one_live)
+            .values(
+                deleted=True,
+                data=sa.bindparam("tombstone", type_=Document()),
+                last_modified=sa.bindparam("stamp", type_=sa.BigInteger()),
+            )
+            .returning(records.c.id)
+        )
+        #: Delete one live record, leaving no tombstone; returns its id, or no row.
+        self.remove = sa.delete(records).where(one_live).returning(records.c.id)
         data: ColumnElement[Any]
         if engine.dialect.name == "postgresql":
             data = sa.cast(sa.bindparam("document", type_=sa.Text()), JSONB())

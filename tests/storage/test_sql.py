@@ -451,12 +451,15 @@ def test_writes_build_their_common_statements_once(storage: sql_storage.Storage)
             storage.lock_collection(CID, PID)
             storage.create(CID, PID, {"n": n})
             storage.create(CID, PID, {"id": f"given-{n}", "n": n})  # the id: no guard
+            storage.create(CID, PID, {"id": f"gone-{n}"})
+            storage.delete(CID, PID, f"gone-{n}")
             storage.commit()
             with pytest.raises(RecordNotFoundError):
                 storage.get(CID, PID, f"missing-{n}")
     finally:
         sa.event.remove(storage.engine, "before_execute", record)
-    assert len(seen) == 4  # the lock, the write, the timestamps row moved at commit, the read
+    # The lock, the write, the tombstone, the timestamps row moved at commit, the read.
+    assert len(seen) == 5
     with pytest.raises(UnicityError):  # the statement itself refuses a live id
         storage.create(CID, PID, {"id": "given-0"})
     storage.delete(CID, PID, "given-0")
