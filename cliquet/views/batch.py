@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import unquote
 
 from pyramid.request import Request
-from pyramid.security import NO_PERMISSION_REQUIRED
 
 from cliquet.errors import ERRORS, errno_for_status, json_error_response, raise_invalid
 from cliquet.events import batch_rolled_back
@@ -242,8 +241,6 @@ def _rolled_back(index: int, method: str, slot: dict[str, Any]) -> Exception:
 
 
 def includeme(config: Any) -> None:
-    from cliquet.views import make_service
+    from cliquet.views import add_open_services
 
-    service = make_service(config, "batch", "/batch", description="Batch operations")
-    service.add_view("POST", _batch, permission=NO_PERMISSION_REQUIRED)
-    config.add_cornice_service(service)
+    add_open_services(config, "POST", [("batch", "/batch", _batch, "Batch operations")])

@@ -17,7 +17,6 @@ from typing import Any
 from pyramid.exceptions import ConfigurationError
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.response import Response
-from pyramid.security import NO_PERMISSION_REQUIRED
 
 from cliquet.errors import ERRORS, http_error
 
@@ -59,7 +58,7 @@ def _load_assets() -> dict[str, _Asset]:
 
 
 def includeme(config: Any) -> None:
-    from cliquet.views import make_service
+    from cliquet.views import add_open_services
 
     if not config.get_settings()["cliquet.client_enabled"]:
         return
@@ -85,13 +84,14 @@ def includeme(config: Any) -> None:
         response.headers["Cache-Control"] = _CACHE_CONTROL
         return response
 
-    for name, path, view, description in (
-        ("client", "/__client__/", index, "The files of the JavaScript client"),
-        ("client_file", "/__client__/{name}", serve, "A file of the JavaScript client"),
-    ):
-        service = make_service(config, name, path, description=description)
-        service.add_view("GET", view, permission=NO_PERMISSION_REQUIRED)
-        config.add_cornice_service(service)
+    add_open_services(
+        config,
+        "GET",
+        [
+            ("client", "/__client__/", index, "The files of the JavaScript client"),
+            ("client_file", "/__client__/{name}", serve, "A file of the JavaScript client"),
+        ],
+    )
     prefix = config.registry.route_prefix
     config.add_api_capability(
         "client",

@@ -13,7 +13,6 @@ from typing import Any
 from pyramid.events import ApplicationCreated
 from pyramid.exceptions import ConfigurationError
 from pyramid.httpexceptions import HTTPNotFound
-from pyramid.security import NO_PERMISSION_REQUIRED
 
 from cliquet import openapi
 from cliquet.errors import ERRORS, http_error
@@ -162,7 +161,7 @@ def _package_version(settings: Any) -> dict[str, str] | None:
 
 
 def includeme(config: Any) -> None:
-    from cliquet.views import make_service
+    from cliquet.views import add_open_services
 
     settings = config.get_settings()
     version = _read_version_file(settings["cliquet.version_json_path"])
@@ -185,8 +184,5 @@ def includeme(config: Any) -> None:
         ("version", "/__version__", _version, "Deployed version"),
         ("openapi", "/__api__", _openapi, "OpenAPI 3.1 document of the service"),
     ]
-    for name, path, view, description in views:
-        service = make_service(config, name, path, description=description)
-        service.add_view("GET", view, permission=NO_PERMISSION_REQUIRED)
-        config.add_cornice_service(service)
+    add_open_services(config, "GET", views)
     config.add_subscriber(_build_openapi, ApplicationCreated)

@@ -35,9 +35,7 @@ from pyramid.httpexceptions import (
     HTTPUnauthorized,
 )
 from pyramid.interfaces import ISecurityPolicy
-from pyramid.security import NO_PERMISSION_REQUIRED
 
-from cliquet import make_service
 from cliquet.authentication.openid import (
     SCOPE,
     OpenIDConnectPolicy,
@@ -45,6 +43,7 @@ from cliquet.authentication.openid import (
     openid_policies,
 )
 from cliquet.errors import ERRORS, Detail, http_error, invalid_request
+from cliquet.views import add_open_services
 
 __all__ = ["includeme"]
 
@@ -247,10 +246,11 @@ def includeme(config: Any) -> None:
         url="https://openid.net/specs/openid-connect-core-1_0.html",
         providers=providers,
     )
-    for name, path, view, description in (
-        ("openid_login", "/openid/{provider}/login", _login, "Log in at a provider"),
-        ("openid_token", "/openid/{provider}/token", _token, "Tokens of a login"),
-    ):
-        service = make_service(config, name, path, description=description)
-        service.add_view("GET", view, permission=NO_PERMISSION_REQUIRED)
-        config.add_cornice_service(service)
+    add_open_services(
+        config,
+        "GET",
+        [
+            ("openid_login", "/openid/{provider}/login", _login, "Log in at a provider"),
+            ("openid_token", "/openid/{provider}/token", _token, "Tokens of a login"),
+        ],
+    )
