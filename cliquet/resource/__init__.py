@@ -139,14 +139,20 @@ class UserResource:
     """Records private to the user who wrote them (``parent_id`` is the user id).
 
     Subclasses set ``schema`` (a :class:`ResourceSchema` subclass), and may set
-    ``default_model``, ``id_generator`` (an :class:`IdGenerator` class), ``unique_fields`` and
-    ``default_principals`` (``{"read"|"write"|"create": [principals]}``).
+    ``default_model``, ``id_generator`` (an :class:`IdGenerator` class), ``unique_fields``,
+    ``indexed_fields`` and ``default_principals`` (``{"read"|"write"|"create": [principals]}``).
+
+    ``indexed_fields`` names the fields (dotted when nested) whose ``like_`` and range
+    filters the storage should answer from indexes: the SQL backend builds them when it
+    migrates (``cliquet migrate``), see :mod:`cliquet.storage.sql_indexes`. Each index costs
+    every write a little; equality and ``in_`` filters need none on PostgreSQL.
     """
 
     default_model: type[Model] = Model
     schema: type[ResourceSchema] = ResourceSchema
     id_generator: type[IdGenerator] = UUID4
     unique_fields: tuple[str, ...] = ()
+    indexed_fields: tuple[str, ...] = ()
     default_principals: dict[str, list[str]] = {
         "read": [Authenticated],
         "write": [Authenticated],

@@ -84,6 +84,7 @@ def register_resource(
         name, collection_path, record_path, shareable, principals, resource_cls=resource_cls
     )
     config.registry.setdefault("cliquet.resources", {})[name] = info
+    _declare_indexed_fields(config, name, getattr(resource_cls, "indexed_fields", ()))
 
     for kind, path, methods in (
         ("collection", collection_path, collection_methods),
@@ -102,6 +103,39 @@ def register_resource(
             service.add_view(method, _resource_view(resource_cls, attr), permission=DYNAMIC)
         config.add_cornice_service(service)
     return info
+
+
+def _declare_indexed_fields(config: Any, name: str, fields: Any) -> None:
+    """Check a resource's ``indexed_fields``; once per configuration, give the storage
+    every resource's when the configuration is committed (all resources registered)."""
+    if isinstance(fields, str) or not all(
+        isinstance(f, str) and f and all(f.split(".")) for f in fields
+    ):
+        raise ConfigurationError(
+            f"indexed_fields of resource {name!r} must be a tuple of field names "
+            f"(dotted for nested fields), not {fields!r}"
+        )
+    registry = config.registry
+    if registry.get("cliquet.indexed_fields_declared"):
+        return
+    registry["cliquet.indexed_fields_declared"] = True
+
+    def declare() -> None:
+        storage = getattr(registry, "storage", None)
+        if storage is None:
+            return
+        resources = registry.get("cliquet.resources", {}).values()
+        declared = {
+            f for info in resources for f in getattr(info.resource_cls, "indexed_fields", ())
+        }
+        storage.declare_indexed_fields(sorted(declared))
+        if registry.settings.get("cliquet.migrate_on_startup"):
+            done = storage.initialize_schema()  # the indexes, once the resources are known
+            logger = getattr(registry, "logger", None)
+            if isinstance(done, str) and logger is not None:
+                logger.info(done)
+
+    config.action(None, declare)
 
 
 def _resource_view(resource_cls: Any, attr: str) -> Any:

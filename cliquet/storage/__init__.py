@@ -15,7 +15,7 @@ even when many writes land within the same millisecond.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -480,6 +480,17 @@ class StorageBase(abc.ABC):
 
     def rollback(self) -> None:
         """Undo the writes of the calling thread's unit of work, as far as the backend can."""
+
+    def declare_indexed_fields(self, fields: Iterable[str]) -> None:
+        """Learn the fields the service's resources filter on, for the backend to index.
+
+        Called at start-up with every field a resource declares (``indexed_fields``), before
+        :meth:`initialize_schema` builds what the backend needs; a field no longer declared
+        may lose its index then. The default does nothing: a backend that filters in
+        Python has nothing to index.
+
+        :param fields: field names, dotted for nested fields (``author.name``).
+        """
 
     def heartbeat(self) -> bool:
         """Tell whether the backend answers, for ``/__heartbeat__``; never raises.

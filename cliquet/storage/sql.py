@@ -26,7 +26,7 @@ import copy
 import logging
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,6 +48,7 @@ from cliquet.storage import (
     StorageBase,
     StorageError,
     UnicityError,
+    sql_indexes,
 )
 from cliquet.storage.selection import like
 from cliquet.storage.sql_query import (
@@ -134,6 +135,7 @@ class Storage(StorageBase):
         self._sql = Statements(engine)
         # Compiled listings, by shape: bounded in number (see Selection.execution_options).
         self._listings: LRUCache[Any, Any] = LRUCache(_CACHED_LISTINGS)
+        self._indexed_fields: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         url = self.engine.url.render_as_string(hide_password=True)
@@ -279,7 +281,20 @@ class Storage(StorageBase):
         from cliquet.migration import migrate
 
         with translate_errors(StorageError):
-            return migrate(self.engine, "storage", dry_run=dry_run)
+            done = migrate(self.engine, "storage", dry_run=dry_run)
+            if dry_run and " would " in done:  # no table yet, maybe no file: touch nothing
+                indexes = "would index the declared fields" if self._indexed_fields else None
+            else:
+                indexes = sql_indexes.synchronize(
+                    self.engine, self._indexed_fields, dry_run=dry_run
+                )
+        return done if indexes is None else f"{done}; {indexes}"
+
+    def declare_indexed_fields(self, fields: Iterable[str]) -> None:
+        """Index these fields (see :mod:`cliquet.storage.sql_indexes`): their filters are
+        written as the indexes' expressions at once; :meth:`initialize_schema` builds the
+        indexes (and drops those of fields no longer declared)."""
+        self._indexed_fields = frozenset(fields)
 
     def flush(self) -> None:
         with self._connect() as conn:
@@ -631,7 +646,13 @@ class Storage(StorageBase):
 
     def _selection(self, key: Key, **options: Any) -> Selection:
         """The statements of a listing, a count or a bulk delete (see :class:`Selection`)."""
-        return Selection(self.engine.dialect.name, key, compiled_cache=self._listings, **options)
+        return Selection(
+            self.engine.dialect.name,
+            key,
+            compiled_cache=self._listings,
+            indexed_fields=self._indexed_fields,
+            **options,
+        )
 
 
 def _key(key: Key) -> dict[str, str]:

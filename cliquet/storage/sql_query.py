@@ -38,7 +38,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY as SQL_ARRAY
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import expression
@@ -271,6 +271,8 @@ class _Field:
     rank: ColumnElement[Any] | int
     #: The database's dialect: how LIKE folds case, how big numbers compare.
     dialect_name: str
+    #: A declared field, whose rank and typed values have indexes (cliquet.storage.sql_indexes).
+    indexed = False
 
     def typed(self, rank: int) -> ColumnElement[Any] | None:
         """The value when it has this rank (else SQL NULL); None when it never has it."""
@@ -289,6 +291,11 @@ class _Field:
         Added to an equality so that the database reads only the records it may match
         (the equality itself still decides); None when there is no such index.
         """
+        return None
+
+    def contained_in(self, values: Sequence[Any]) -> ColumnElement[bool] | None:
+        """A condition that the field being one of ``values`` implies, answered by an index
+        (as :meth:`contained` for an equality); None when there is no such index."""
         return None
 
     def like(self, pattern: str) -> ColumnElement[Any] | None:
@@ -436,6 +443,22 @@ class _PostgreSQLPath(_JSONPath):
         pattern = sa.cast(sa.literal(jsonb_text(document), sa.Text()), JSONB())
         return self.data.op("@>", return_type=sa.Boolean())(pattern)
 
+    def contained_in(self, values: Sequence[Any]) -> ColumnElement[bool] | None:
+        """``data @? 'strict $."a"."b" ? (@ == 1 || @ == "x")'``, which the GIN index of the
+        records' data answers (``jsonb_path_ops`` serves ``@?`` as it serves ``@>``).
+
+        The path is one parameter, so that the statement's text never depends on the values
+        (see :func:`_one_of`). Implied by the ``IN``: strict mode never looks into arrays,
+        ``==`` compares numbers by value and strings byte by byte, and descends into objects
+        only, as ``->`` does. Scalars only, as :meth:`contained` (None when any value is an
+        array or an object, or when no value could be held).
+        """
+        path = _jsonpath_one_of(self.parts, values)
+        if path is None:
+            return None
+        pattern = sa.cast(sa.bindparam(None, path, type_=sa.Text()), JSONPATH())
+        return self.data.op("@?", return_type=sa.Boolean())(pattern)
+
     def typed(self, rank: int) -> ColumnElement[Any] | None:
         if rank == BOOLEAN:
             return self._when(BOOLEAN, then=sa.cast(self.value, sa.Boolean()))
@@ -472,6 +495,28 @@ class _PostgreSQLPath(_JSONPath):
         return self._when(ARRAY, OBJECT, then=self.value) == sa.any_(
             sa.cast(texts, SQL_ARRAY(JSONB()))
         )
+
+
+def _jsonpath_one_of(parts: Sequence[str], values: Sequence[Any]) -> str | None:
+    """A strict jsonpath selecting the documents whose field at ``parts`` is one of the
+    scalar ``values``; None when one is not a scalar or none could be held.
+
+    Values no ``jsonb`` holds (a text with NUL, an infinite float) are left out: they equal
+    no record's value.
+    """
+    literals: dict[str, None] = {}
+    for value in values:
+        if _rank_of(value) not in (NULL, BOOLEAN, NUMBER, STRING):
+            return None
+        if (isinstance(value, str) and "\x00" in value) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            continue
+        literals[jsonb_text(value)] = None
+    if not literals:
+        return None
+    path = "".join(f".{json.dumps(part)}" for part in parts)
+    return f"strict ${path} ? ({' || '.join(f'@ == {v}' for v in literals)})"
 
 
 class _SQLitePath(_JSONPath):
@@ -583,8 +628,10 @@ class RecordQueries:
         *,
         id_field: str,
         modified_field: str,
+        indexed_fields: frozenset[str] = frozenset(),
     ) -> None:
         self._path = _PostgreSQLPath if dialect_name == "postgresql" else _SQLitePath
+        self._indexed_fields = indexed_fields
         self._dialect_name = "postgresql" if dialect_name == "postgresql" else "sqlite"
         self._columns = columns
         self._id_field = id_field
@@ -595,6 +642,12 @@ class RecordQueries:
             return _Column(self._columns.id, STRING, dialect_name=self._dialect_name)
         if len(parts) == 1 and parts[0] == self._modified_field:
             return _Column(self._columns.last_modified, NUMBER, dialect_name=self._dialect_name)
+        dotted = ".".join(parts)
+        postgresql = self._dialect_name == "postgresql"
+        if postgresql and dotted in self._indexed_fields and self._columns.data is records.c.data:
+            from cliquet.storage.sql_indexes import indexed_field  # (it builds on this module)
+
+            return indexed_field(self._dialect_name, dotted)
         return self._path(self._columns.data, parts)
 
     def filter(self, condition: Filter) -> ColumnElement[bool]:
@@ -646,17 +699,27 @@ def _condition(field: _Field, operator: COMPARISON, value: Any) -> ColumnElement
         test = field.like(value)
         if test is None:
             return sa.false()
-        return _never_null(field, test)
+        return _indexed(field, test)
     if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
         found = _never_null(field, _in(field, value))
-        return found if operator is COMPARISON.IN else sa.not_(found)
+        if operator is COMPARISON.EXCLUDE:
+            return sa.not_(found)
+        contained = field.contained_in(value)
+        return found if contained is None else sa.and_(contained, found)
     equal = _never_null(field, _equal(field, value))
     if operator is COMPARISON.EQ:
         contained = field.contained(value)
         return equal if contained is None else sa.and_(contained, equal)
     if operator is COMPARISON.NOT:
         return sa.not_(equal)
-    return _never_null(field, _inequality(field, operator, value))
+    return _indexed(field, _inequality(field, operator, value))
+
+
+def _indexed(field: _Field, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``condition``, never NULL; for a declared field, also bare: an index answers it as
+    written, not within ``COALESCE`` (and NULL or false, a record is not kept either way)."""
+    exact = _never_null(field, condition)
+    return sa.and_(condition, exact) if field.indexed else exact
 
 
 def _equal(field: _Field, value: Any) -> ColumnElement[bool]:
@@ -696,6 +759,10 @@ def _inequality(field: _Field, operator: COMPARISON, value: Any) -> ColumnElemen
     rank = _rank_of(value)
     below = operator in (COMPARISON.LT, COMPARISON.MAX)
     other_ranks = _rank_test(field, "<" if below else ">", rank)
+    if field.indexed and not isinstance(field.rank, int):
+        # As a list: SQLite would merge "rank < r OR rank = r AND ..." into "rank <= r".
+        ranks = [r for r in range(NULL, OTHER) if (r < rank if below else r > rank)]
+        other_ranks = field.rank.in_(ranks) if ranks else sa.false()
     typed = field.typed(rank)
     if rank == NULL or typed is None:
         # Nulls are all equal; ranks no record value has are compared as ranks only.
@@ -967,6 +1034,8 @@ class Selection:
     include_deleted: bool = False
     #: Where its small compiled statements are kept (see :attr:`execution_options`).
     compiled_cache: MutableMapping[Any, Any] | None = None
+    #: The declared fields, whose filters read indexes (see cliquet.storage.sql_indexes).
+    indexed_fields: frozenset[str] = frozenset()
 
     @property
     def execution_options(self) -> dict[str, Any]:
@@ -987,7 +1056,11 @@ class Selection:
 
     def _queries(self, columns: RecordColumns) -> RecordQueries:
         return RecordQueries(
-            self.dialect_name, columns, id_field=self.id_field, modified_field=self.modified_field
+            self.dialect_name,
+            columns,
+            id_field=self.id_field,
+            modified_field=self.modified_field,
+            indexed_fields=self.indexed_fields,
         )
 
     def _page(self, *columns: Any, ordered: bool) -> sa.Select[Any]:

@@ -21,6 +21,7 @@ class ArticleSchema(resource.ResourceSchema):
 @resource.register()
 class Article(resource.UserResource):
     schema = ArticleSchema
+    indexed_fields = ("title", "rank")
 
 
 class NoteSchema(resource.ResourceSchema):
