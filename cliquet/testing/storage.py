@@ -547,6 +547,27 @@ class StorageTest:
             self._create(storage, name=text, v=text)
         assert self._matching(storage, Filter("v", pattern, COMPARISON.LIKE)) == expected
 
+    def test_declared_indexed_fields_change_no_answer(self, storage: StorageBase) -> None:
+        # Indexes (cliquet.storage.sql_indexes) change how a backend finds records, never
+        # which: every operator on every type, declared or not.
+        self._typed(storage)
+        self._create(storage, name="text", v="Hello")
+        operators = (COMPARISON.LT, COMPARISON.MAX, COMPARISON.GT, COMPARISON.MIN)
+        conditions = [
+            *(Filter("v", value, op) for op in operators for value in TYPED_VALUES.values()),
+            *(Filter("v", pattern, COMPARISON.LIKE) for pattern in ("b", "HELL", "*c", "a*")),
+            Filter("v", [3, "abc", None, 2.5], COMPARISON.IN),
+            Filter("v", "abc", COMPARISON.EQ),
+        ]
+        before = [self._matching(storage, c) for c in conditions]
+        storage.declare_indexed_fields(["v"])
+        storage.initialize_schema()
+        try:
+            assert [self._matching(storage, c) for c in conditions] == before
+        finally:
+            storage.declare_indexed_fields([])
+            storage.initialize_schema()
+
     def test_filters_are_combined_with_and(self, storage: StorageBase) -> None:
         for n in range(10):
             self._create(storage, name=str(n), n=n, even=n % 2 == 0)
