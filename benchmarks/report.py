@@ -182,7 +182,7 @@ def chart(results: dict, path: pathlib.Path) -> None:
         sizes = sorted(results["scaling"], key=int)
         labels = list(results["scaling"][sizes[0]])
         xs = [int(s) for s in sizes]
-        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        colors = plt.get_cmap("tab20").colors  # type: ignore[attr-defined]  # 12 requests
         for i, label in enumerate(labels):
             color = colors[i % len(colors)]
             for server, style in (("cliquet", "-"), ("kinto", ":")):
