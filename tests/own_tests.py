@@ -14,8 +14,9 @@ def own_tests_environment(extra: Mapping[str, str] | None = None) -> dict[str, s
 
     The generated packages' tests need pytest and what they import, nothing else. This
     environment also holds the plugins of cliquet's dev extras (schemathesis, hypothesis,
-    pytest-benchmark...), which pytest would load in every run: 2.3 s of CPU each, more than
-    the tests of a backend take. Their author's environment would not have them either.
+    pytest-benchmark...), which pytest would load in every run: 0.8 s of CPU each (2.3 s
+    where nothing is compiled yet), as much as the tests of a backend take. Their author's
+    environment would not have them either.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLIQUET_")}
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
