@@ -5,6 +5,8 @@ write is the collection's lock (which reserves the timestamp and tells the previ
 and the write itself; a read is one query per backend asked.
 """
 
+from itertools import pairwise
+
 import pytest
 import sqlalchemy as sa
 
@@ -133,7 +135,7 @@ def test_a_batch_of_creations_locks_once_and_moves_the_timestamp_once(app, alice
     answers = app.post_json("/v1/batch", body, headers=alice, status=200).json["responses"]
     assert [a["status"] for a in answers] == [201] * 5
     stamps = [a["body"]["data"]["last_modified"] for a in answers]
-    assert all(a < b for a, b in zip(stamps, stamps[1:]))
+    assert all(a < b for a, b in pairwise(stamps))
     writes = [s for s in _writes(sent.statements) if s != "BEGIN "]
     assert writes == [
         "INSERT timestamps",
