@@ -49,13 +49,15 @@ class TransactionManager(transaction.ThreadTransactionManager):
         self.manager.registerSynch(self._joiner)
 
     def begin(self) -> Any:
-        """Begin the thread's transaction, once the one whose commit failed is aborted.
+        """Begin the thread's transaction, once one left over by the thread is aborted.
 
         pyramid_tm answers a failed commit with the exception views and leaves that
-        transaction to the manager, which (explicit) would refuse to begin the next one.
+        transaction to the manager, as it leaves one that a ``BaseException`` (not an
+        ``Exception``) interrupted: explicit, the manager would refuse to begin the next
+        request's, and every later request of the thread would fail.
         """
         left = self.manager._txn
-        if left is not None and left.status is Status.COMMITFAILED:
+        if left is not None:
             left.abort()
         return self.manager.begin()
 

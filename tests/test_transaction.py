@@ -9,7 +9,9 @@ from itertools import pairwise
 
 import pytest
 import sqlalchemy as sa
+from transaction.interfaces import NoTransaction
 
+from cliquet.unit_of_work import transaction_manager
 from tests.resource import conftest as resource_fixtures
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
@@ -144,3 +146,14 @@ def test_a_batch_of_creations_locks_once_and_moves_the_timestamp_once(app, alice
         "COMMIT",
     ]
     assert app.get("/v1/articles", headers=alice).headers["ETag"] == f'"{stamps[-1]}"'
+
+
+def test_a_transaction_left_over_by_a_request_does_not_stop_the_next(app, alice):
+    """A request interrupted past pyramid_tm's reach (a failed commit, a BaseException)
+    leaves its transaction to the thread's manager; the next one begins anyway."""
+    manager = transaction_manager(app.app.registry)
+    manager.begin()
+    app.post_json("/v1/articles", {"data": {"title": "next"}}, headers=alice, status=201)
+    with pytest.raises(NoTransaction):
+        manager.get()
+    assert [r["title"] for r in app.get("/v1/articles", headers=alice).json["data"]] == ["next"]
