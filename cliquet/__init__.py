@@ -35,7 +35,9 @@ __all__ = [
 ]
 
 
-def make_service(config: Any, name: str, path: str, **kwargs: Any) -> Service:
+def make_service(
+    config: Any, name: str, path: str, *, media_type: str = "application/json", **kwargs: Any
+) -> Service:
     """A Cornice service for an endpoint of one's own, answering with the service's CORS policy.
 
     The way an extension (or a service) adds an endpoint that is not a resource: build it in
@@ -55,6 +57,8 @@ def make_service(config: Any, name: str, path: str, **kwargs: Any) -> Service:
     :param config: the configurator passed to ``includeme``.
     :param name: the service's name, unique in the application (its route's name).
     :param path: its path, a Pyramid route pattern (``/search/{collection_id}``).
+    :param media_type: what its views answer when they succeed, as ``/__api__`` says
+        (``text/html`` for a page, say): JSON by default.
     :param kwargs: any other argument of ``cornice.Service`` (``description``, ``factory``,
         ``validators``...); ``cors_origins`` and ``cors_max_age`` default to the settings'.
     :returns: the service, to which views are added before ``config.add_cornice_service``.
@@ -64,7 +68,9 @@ def make_service(config: Any, name: str, path: str, **kwargs: Any) -> Service:
     settings = config.get_settings()
     kwargs.setdefault("cors_origins", tuple(settings["cliquet.cors_origins"]))
     kwargs.setdefault("cors_max_age", settings["cliquet.cors_max_age_seconds"])
-    return Service(name=name, path=path, **kwargs)
+    service = Service(name=name, path=path, **kwargs)
+    service.cliquet_media_type = media_type
+    return service
 
 
 def _add_api_capability(

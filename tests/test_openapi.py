@@ -524,3 +524,43 @@ def test_generated_projects_document(cookies, monkeypatch):
     article = document["components"]["schemas"]["article"]
     assert article["required"] == ["title"]
     assert {"/articles", "/articles/{id}", "/batch"} <= set(document["paths"])
+
+
+def test_path_parameters_hold_no_control_character(app, document):
+    """A path with a control character is refused before routing (400): the document says
+    so of every parameter, so that a client generating valid requests never sends one."""
+    (name,) = [
+        p for p in document["paths"]["/__client__/{name}"]["parameters"] if p["name"] == "name"
+    ]
+    assert not _allows(document, name["schema"], "x\x0f")
+    assert _allows(document, name["schema"], "cliquet-client.js")
+    answer = app.get("/v1/__client__/x%0F", expect_errors=True)
+    assert answer.status_code == 400 and answer.json["errno"] == ERRORS.INVALID_PARAMETERS
+
+
+def test_services_say_the_media_type_of_their_answers(app, document):
+    client_file = document["paths"]["/__client__/{name}"]["get"]["responses"]["200"]
+    assert list(client_file["content"]) == ["text/javascript"]
+    answer = app.get("/v1/__client__/cliquet-client.js")
+    assert answer.content_type == "text/javascript"
+    assert list(document["paths"]["/"]["get"]["responses"]["200"]["content"]) == [
+        "application/json"
+    ]
+
+
+def test_an_extension_page_is_documented_as_what_it_answers():
+    def setup(config):
+        from pyramid.response import Response
+
+        page = cliquet.make_service(config, "page", "/page", media_type="text/html")
+        page.add_view(
+            "GET", lambda request: Response("<p>hi</p>"), permission=NO_PERMISSION_REQUIRED
+        )
+        config.add_cornice_service(page)
+
+    app = build_app(setup=setup)
+    document = app.get("/v1/__api__").json
+    assert list(document["paths"]["/page"]["get"]["responses"]["200"]["content"]) == [
+        "text/html"
+    ]
+    validate(document)

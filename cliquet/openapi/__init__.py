@@ -30,6 +30,8 @@ OPENAPI_VERSION = "3.1.0"
 
 # What Cornice may register besides the views (CORS preflights): not part of the protocol.
 _DOCUMENTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+# What a path parameter may hold: a path with a control character is refused before routing.
+_NO_CONTROL = "^[^\\x00-\\x1f\\x7f]*$"
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::((?:[^{}]|\{[^{}]*\})*))?\}")
 
 
@@ -87,7 +89,8 @@ def _route_path(registry: Any, service: Any) -> tuple[str, list[dict[str, Any]]]
         pattern = pattern[len(prefix) :] or "/"
     parameters = []
     for match in _PLACEHOLDER.finditer(pattern):
-        schema: dict[str, Any] = {"type": "string"}
+        # No control character: a path holding one is refused before routing (400).
+        schema: dict[str, Any] = {"type": "string", "pattern": _NO_CONTROL}
         if match.group(2):
             schema["pattern"] = f"^(?:{match.group(2)})$"
         parameters.append(

@@ -127,6 +127,9 @@ def cornice_operation(
     if service.description:
         operation["summary"] = str(service.description)
     ok = json_response(description or "Success.", answer)
+    media_type = getattr(service, "cliquet_media_type", JSON)
+    if media_type != JSON:
+        ok["content"] = {media_type: {"schema": {"type": "string"}}}
     if service.name == "batch":
         ok = json_response("Each subrequest's answer, in order.", _BATCH_ANSWER)
         body = _batch_body(registry.route_prefix, registry.settings["cliquet.batch_max_requests"])

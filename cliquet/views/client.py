@@ -89,7 +89,13 @@ def includeme(config: Any) -> None:
         "GET",
         [
             ("client", "/__client__/", index, "The files of the JavaScript client"),
-            ("client_file", "/__client__/{name}", serve, "A file of the JavaScript client"),
+            (
+                "client_file",
+                "/__client__/{name}",
+                serve,
+                "A file of the JavaScript client",
+                "text/javascript",
+            ),
         ],
     )
     prefix = config.registry.route_prefix

@@ -19,6 +19,8 @@ def includeme(config):
     def demo(request):
         return Response(body=page, content_type="text/html", charset="utf-8")
 
-    service = cliquet.make_service(config, "demo", "/__demo__/", description="Demo page")
+    service = cliquet.make_service(
+        config, "demo", "/__demo__/", description="Demo page", media_type="text/html"
+    )
     service.add_view("GET", demo, permission=NO_PERMISSION_REQUIRED)
     config.add_cornice_service(service)
