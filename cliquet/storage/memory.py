@@ -4,15 +4,19 @@ Data lives in the worker's memory and dies with it; several workers never see ea
 records, so this backend is not for production (DESIGN.md, "Data and scale").
 
 Listings select with :mod:`cliquet.storage.selection`, the reference semantics of filters,
-sorting and pagination.
+sorting and pagination. Each collection's records (and tombstones) are kept in the order of
+their timestamps, every write moving its record to the end, so that a listing sorted by
+timestamp, the protocol's default, walks them in order and stops at the page's end: its cost
+follows the page, not the collection's size.
 """
 
 from __future__ import annotations
 
 import copy
+import heapq
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cliquet.storage import (
@@ -25,7 +29,7 @@ from cliquet.storage import (
     StorageBase,
     UnicityError,
 )
-from cliquet.storage.selection import matches_all, order_key, select
+from cliquet.storage.selection import compile_filters, order_key, select
 from cliquet.utils import msec_time
 
 if TYPE_CHECKING:
@@ -48,6 +52,9 @@ class Storage(StorageBase):
         self._timestamps: dict[tuple[str, str], int] = {}
         # Per-thread undo log of the open unit of work (see begin/rollback).
         self._local = threading.local()
+        # The modified field by which a collection's records and tombstones are in increasing
+        # order (each an int); absent: unknown, to sort again before an ordered walk.
+        self._ordered: dict[tuple[str, str], str] = {}
 
     def begin(self) -> None:
         self._release()
@@ -74,17 +81,44 @@ class Storage(StorageBase):
         journal = getattr(self._local, "journal", None) or []
         self._local.journal = None
         with self._lock:
-            for container, object_id, previous in reversed(journal):
+            for key, container, object_id, previous in reversed(journal):
                 if previous is _MISSING:
                     container.pop(object_id, None)
                 else:
-                    container[object_id] = previous
+                    container[object_id] = previous  # back at the end: out of order
+                    self._ordered.pop(key, None)
         self._release()
 
-    def _remember(self, container: dict[str, Any], object_id: str) -> None:
+    def _remember(self, key: tuple[str, str], container: dict[str, Any], object_id: str) -> None:
         journal = getattr(self._local, "journal", None)
         if journal is not None:
-            journal.append((container, object_id, container.get(object_id, _MISSING)))
+            journal.append((key, container, object_id, container.get(object_id, _MISSING)))
+
+    def _keep_order(self, key: tuple[str, str], modified_field: str) -> None:
+        """Note that a write appends to the collection's containers by ``modified_field``."""
+        if self._ordered.get(key) != modified_field:
+            if self._records.get(key) or self._tombstones.get(key):
+                self._ordered.pop(key, None)  # written by another field before: unknown
+            else:
+                self._ordered[key] = modified_field
+
+    def _in_order(self, key: tuple[str, str], modified_field: str) -> bool:
+        """Whether the collection's containers are in order of ``modified_field``, sorting
+        them when every record holds an int there (after a rollback put records back)."""
+        if self._ordered.get(key) == modified_field:
+            return True
+        containers = [c for c in (self._records.get(key), self._tombstones.get(key)) if c]
+        for container in containers:
+            for record in container.values():
+                stamp = record.get(modified_field)
+                if not isinstance(stamp, int) or isinstance(stamp, bool):
+                    return False
+        for container in containers:
+            items = sorted(container.items(), key=lambda item: item[1][modified_field])
+            container.clear()
+            container.update(items)
+        self._ordered[key] = modified_field
+        return True
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__name__}>"
@@ -97,6 +131,7 @@ class Storage(StorageBase):
             self._records.clear()
             self._tombstones.clear()
             self._timestamps.clear()
+            self._ordered.clear()
 
     def collection_timestamp(self, collection_id: str, parent_id: str) -> int:
         with self._lock:
@@ -132,12 +167,14 @@ class Storage(StorageBase):
     def _store(
         self, key: tuple[str, str], object_id: str, record: dict[str, Any], modified_field: str
     ) -> dict[str, Any]:
+        self._keep_order(key, modified_field)
         record[modified_field] = self._bump(key)
         tombstones = self._tombstones.setdefault(key, {})
         records = self._records.setdefault(key, {})
-        self._remember(tombstones, object_id)
+        self._remember(key, tombstones, object_id)
         tombstones.pop(object_id, None)
-        self._remember(records, object_id)
+        self._remember(key, records, object_id)
+        records.pop(object_id, None)  # the newest goes to the end
         records[object_id] = record
         return copy.deepcopy(record)
 
@@ -217,7 +254,8 @@ class Storage(StorageBase):
         with self._lock:
             if object_id not in self._records.get(key, {}):
                 raise RecordNotFoundError(object_id)
-            self._remember(self._records[key], object_id)
+            self._keep_order(key, modified_field)
+            self._remember(key, self._records[key], object_id)
             del self._records[key][object_id]
             tombstone = {
                 id_field: object_id,
@@ -226,7 +264,8 @@ class Storage(StorageBase):
             }
             if with_deleted:
                 tombstones = self._tombstones.setdefault(key, {})
-                self._remember(tombstones, object_id)
+                self._remember(key, tombstones, object_id)
+                tombstones.pop(object_id, None)
                 tombstones[object_id] = tombstone
             return dict(tombstone)
 
@@ -245,14 +284,16 @@ class Storage(StorageBase):
         with_deleted: bool = True,
         auth: Any = None,
     ) -> list[dict[str, Any]]:
+        key = (collection_id, parent_id)
         with self._lock:
             records = select(
-                self._records.get((collection_id, parent_id), {}).values(),
+                self._records.get(key, {}).values(),
                 filters=filters,
                 sorting=sorting,
                 pagination_rules=pagination_rules,
                 limit=limit,
                 modified_field=modified_field,
+                ordered=self._in_order(key, modified_field),
             )
             return [
                 self.delete(
@@ -278,14 +319,15 @@ class Storage(StorageBase):
         auth: Any = None,
     ) -> int:
         with self._lock:
-            tombstones = self._tombstones.get((collection_id, parent_id), {})
+            key = (collection_id, parent_id)
+            tombstones = self._tombstones.get(key, {})
             doomed = [
                 object_id
                 for object_id, tombstone in tombstones.items()
                 if before is None or tombstone[modified_field] < before
             ]
             for object_id in doomed:
-                self._remember(tombstones, object_id)
+                self._remember(key, tombstones, object_id)
                 del tombstones[object_id]
             return len(doomed)
 
@@ -306,16 +348,21 @@ class Storage(StorageBase):
     ) -> list[dict[str, Any]]:
         key = (collection_id, parent_id)
         with self._lock:
-            live = list(self._records.get(key, {}).values())
-            if include_deleted:
-                live.extend(self._tombstones.get(key, {}).values())
+            ordered = self._in_order(key, modified_field)
+            live = self._records.get(key, {}).values()
+            tombstones = self._tombstones.get(key, {}).values() if include_deleted else ()
+            candidates: Any = live
+            if tombstones:
+                both = _Merged(live, tombstones, modified_field)
+                candidates = both if ordered else [*live, *tombstones]
             records = select(
-                live,
+                candidates,
                 filters=filters,
                 sorting=sorting,
                 pagination_rules=pagination_rules,
                 limit=limit,
                 modified_field=modified_field,
+                ordered=ordered,
             )
             return copy.deepcopy(records)
 
@@ -334,7 +381,25 @@ class Storage(StorageBase):
             live = self._records.get((collection_id, parent_id), {})
             if not filters:
                 return len(live)
-            return sum(1 for record in live.values() if matches_all(record, filters))
+            keep = compile_filters(filters)
+            return sum(1 for record in live.values() if keep(record))
+
+
+class _Merged:
+    """Records and tombstones, each in order of their timestamps, as one reversible sequence
+    in that order (without copying either)."""
+
+    def __init__(self, live: Any, tombstones: Any, modified_field: str) -> None:
+        self.parts, self.field = (live, tombstones), modified_field
+
+    def _stamp(self, record: dict[str, Any]) -> Any:
+        return record[self.field]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return heapq.merge(*self.parts, key=self._stamp)
+
+    def __reversed__(self) -> Iterator[dict[str, Any]]:
+        return heapq.merge(*(reversed(p) for p in self.parts), key=self._stamp, reverse=True)
 
 
 def _uuid4() -> str:

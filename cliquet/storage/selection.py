@@ -26,14 +26,18 @@ The rules, in short:
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Reversible, Sequence, ValuesView
+from typing import Any, Final, cast
 
 from cliquet.storage import COMPARISON, DEFAULT_MODIFIED_FIELD, Filter, Sort
 
 __all__ = [
     "MISSING",
+    "compile_filter",
+    "compile_filters",
     "extract_field",
     "like",
     "matches",
@@ -127,6 +131,84 @@ def like(value: str, pattern: str) -> bool:
     return _like_regex(pattern).fullmatch(value) is not None
 
 
+Predicate = Callable[[dict[str, Any]], bool]
+
+_COMPARE: Final = {
+    COMPARISON.EQ: operator.eq,
+    COMPARISON.NOT: operator.ne,
+    COMPARISON.LT: operator.lt,
+    COMPARISON.GT: operator.gt,
+    COMPARISON.MIN: operator.ge,
+    COMPARISON.MAX: operator.le,
+}
+
+
+def _getter(path: str) -> Callable[[dict[str, Any]], Any]:
+    if "." in path:
+        return lambda record: extract_field(record, path)
+    return lambda record: record.get(path, MISSING)
+
+
+def compile_filter(condition: Filter) -> Predicate:
+    """A function telling whether a record satisfies ``condition`` (see :func:`matches`).
+
+    What depends only on the filter (the key of its value, its pattern, its set) is worked
+    out once, so that testing many records costs one call each.
+
+    :param condition: the filter.
+    :returns: a function of a record, ``True`` when the record is kept.
+    """
+    get, op, wanted = _getter(condition.field), condition.operator, condition.value
+    if op is COMPARISON.HAS:
+        return lambda record: (get(record) not in (MISSING, None)) is wanted
+    negation = op in (COMPARISON.NOT, COMPARISON.EXCLUDE)
+    if op is COMPARISON.LIKE:
+        regex = _like_regex(wanted)
+
+        def like_(record: dict[str, Any]) -> bool:
+            value = get(record)
+            return isinstance(value, str) and regex.fullmatch(value) is not None
+
+        return like_
+    if op in (COMPARISON.IN, COMPARISON.EXCLUDE):
+        keys = frozenset(order_key(v) for v in wanted)
+
+        def in_(record: dict[str, Any]) -> bool:
+            value = get(record)
+            if value is MISSING:
+                return negation
+            return (order_key(value) in keys) is not negation
+
+        return in_
+    compare, right = _COMPARE[op], order_key(wanted)
+    # Values of the filter's own JSON type compare as they are; any other through their keys.
+    kind = (int, float) if right[0] == _NUMBER else str if right[0] == _STRING else None
+
+    def compare_(record: dict[str, Any]) -> bool:
+        value = get(record)
+        if value is MISSING:
+            return negation
+        if kind is not None and isinstance(value, kind) and not isinstance(value, bool):
+            return bool(compare(value, wanted))
+        return bool(compare(order_key(value), right))
+
+    return compare_
+
+
+def compile_filters(filters: Iterable[Filter] | None) -> Predicate:
+    """A function telling whether a record satisfies every one of ``filters`` (none: it does).
+
+    :param filters: the filters, all of which must hold.
+    :returns: a function of a record.
+    """
+    tests = [compile_filter(f) for f in filters or ()]
+    if not tests:
+        return lambda record: True
+    if len(tests) == 1:
+        return tests[0]
+    return lambda record: all(test(record) for test in tests)
+
+
 def matches(record: dict[str, Any], condition: Filter) -> bool:
     """Whether ``record`` satisfies one filter (see :class:`~cliquet.storage.Filter`).
 
@@ -134,30 +216,7 @@ def matches(record: dict[str, Any], condition: Filter) -> bool:
     :param condition: the filter.
     :returns: ``True`` when the record is kept.
     """
-    value = extract_field(record, condition.field)
-    operator = condition.operator
-    if operator is COMPARISON.HAS:
-        present = value is not MISSING and value is not None
-        return present is condition.value
-    if value is MISSING:
-        return operator in (COMPARISON.NOT, COMPARISON.EXCLUDE)
-    if operator is COMPARISON.LIKE:
-        return isinstance(value, str) and like(value, condition.value)
-    if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
-        found = order_key(value) in {order_key(v) for v in condition.value}
-        return found if operator is COMPARISON.IN else not found
-    left, right = order_key(value), order_key(condition.value)
-    if operator is COMPARISON.EQ:
-        return left == right
-    if operator is COMPARISON.NOT:
-        return left != right
-    if operator is COMPARISON.LT:
-        return left < right
-    if operator is COMPARISON.GT:
-        return left > right
-    if operator is COMPARISON.MIN:
-        return left >= right
-    return left <= right  # COMPARISON.MAX
+    return compile_filter(condition)(record)
 
 
 def matches_all(record: dict[str, Any], filters: Iterable[Filter] | None) -> bool:
@@ -167,7 +226,7 @@ def matches_all(record: dict[str, Any], filters: Iterable[Filter] | None) -> boo
     :param filters: the filters, all of which must hold.
     :returns: ``True`` when the record is kept.
     """
-    return all(matches(record, f) for f in filters or ())
+    return compile_filters(filters)(record)
 
 
 def _sort(records: list[dict[str, Any]], sorting: Sequence[Sort]) -> None:
@@ -181,6 +240,108 @@ def _sort(records: list[dict[str, Any]], sorting: Sequence[Sort]) -> None:
         records.sort(key=key, reverse=rule.direction == -1)
 
 
+class _Range:
+    """What filters on the modified field allow of its value, as tests that hold, then fail
+    for good, as the walk goes one way: a conservative bound (a record it does not exclude
+    may still fail its filters, which are checked too)."""
+
+    def __init__(self, filters: Sequence[Filter], modified_field: str) -> None:
+        self.empty = False
+        self.lower: list[Callable[[int], bool]] = []
+        self.upper: list[Callable[[int], bool]] = []
+        for condition in filters:
+            if condition.field != modified_field:
+                continue
+            value, op = condition.value, condition.operator
+            if op is COMPARISON.HAS:
+                # Every record of an ordered walk has an integer timestamp.
+                self.empty = self.empty or value is False
+                continue
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            if op in (COMPARISON.GT, COMPARISON.MIN, COMPARISON.EQ):
+                self.lower.append(functools.partial(_LOWER[op], value))
+            if op in (COMPARISON.LT, COMPARISON.MAX, COMPARISON.EQ):
+                self.upper.append(functools.partial(_UPPER[op], value))
+
+    def above_lower(self, value: int) -> bool:
+        return not self.empty and all(test(value) for test in self.lower)
+
+    def below_upper(self, value: int) -> bool:
+        return not self.empty and all(test(value) for test in self.upper)
+
+
+# Bound tests, the filter's value first (functools.partial): value OP timestamp.
+_LOWER: Final = {
+    COMPARISON.GT: operator.lt,
+    COMPARISON.MIN: operator.le,
+    COMPARISON.EQ: operator.le,
+}
+_UPPER: Final = {
+    COMPARISON.LT: operator.gt,
+    COMPARISON.MAX: operator.ge,
+    COMPARISON.EQ: operator.ge,
+}
+
+
+def _walk(
+    records: Reversible[dict[str, Any]],
+    descending: bool,
+    keep: Predicate,
+    filters: Sequence[Filter],
+    pagination_rules: Sequence[Sequence[Filter]],
+    limit: int | None,
+    modified_field: str,
+) -> list[dict[str, Any]]:
+    """The page of records ordered by ``modified_field``, walked in that order: records the
+    bounds exclude are passed over, the walk ends at the page's end or past the last
+    timestamp the filters allow."""
+    bound = _Range(filters, modified_field)
+    rules = [_Range(rule, modified_field) for rule in pagination_rules]
+    ahead, behind = (
+        (bound.below_upper, bound.above_lower)
+        if descending
+        else (bound.above_lower, bound.below_upper)
+    )
+    if rules:
+        # A record is passed over when no rule can still take it, the walk ends when none
+        # ever will again.
+        ahead_rules = [r.below_upper if descending else r.above_lower for r in rules]
+        behind_rules = [r.above_lower if descending else r.below_upper for r in rules]
+    selected: list[dict[str, Any]] = []
+    if limit is not None and limit <= 0:
+        return selected
+
+    def started(stamp: int) -> bool:  # false, then true for good, along the walk
+        return ahead(stamp) and (not rules or any(test(stamp) for test in ahead_rules))
+
+    walk: Iterable[dict[str, Any]] = reversed(records) if descending else records
+    if isinstance(records, (list, ValuesView)):
+        # Indexable (a dict's values, copied in one go): find where the walk starts by
+        # bisection rather than by passing over every newer record of a deep page.
+        sequence = list(records)
+        low, high = 0, len(sequence)
+        while low < high:
+            middle = (low + high) // 2
+            index = len(sequence) - 1 - middle if descending else middle
+            if started(sequence[index][modified_field]):
+                high = middle
+            else:
+                low = middle + 1
+        walk = itertools.islice(reversed(sequence) if descending else sequence, low, None)
+    for record in walk:
+        stamp = record[modified_field]
+        if not behind(stamp) or (rules and not any(test(stamp) for test in behind_rules)):
+            break
+        if not started(stamp):
+            continue
+        if keep(record):
+            selected.append(record)
+            if limit is not None and len(selected) >= limit:
+                break
+    return selected
+
+
 def select(
     records: Iterable[dict[str, Any]],
     *,
@@ -189,6 +350,7 @@ def select(
     pagination_rules: Sequence[Sequence[Filter]] | None = None,
     limit: int | None = None,
     modified_field: str = DEFAULT_MODIFIED_FIELD,
+    ordered: bool = False,
 ) -> list[dict[str, Any]]:
     """Filter, sort, paginate and limit records as :meth:`StorageBase.get_all` specifies.
 
@@ -201,9 +363,26 @@ def select(
         filters of any one rule hold (an OR of ANDs).
     :param limit: at most this many records.
     :param modified_field: the field holding each record's timestamp.
+    :param ordered: ``records`` is a reversible sequence (a ``dict``'s values, a list) in
+        increasing order of ``modified_field``, every record holding a distinct integer
+        there, as a collection's timestamps are. A listing sorted by that field first (or
+        not sorted) then walks it in order and stops at the page's end: its cost follows
+        the page and the filters' selectivity, not the collection's size.
     :returns: the selected records (the same dicts), in order.
     """
-    selected = [r for r in records if matches_all(r, filters)] if filters else list(records)
+    keep = compile_filters(filters)
+    first = sorting[0] if sorting else Sort(modified_field, -1)
+    if ordered and first.field == modified_field:
+        return _walk(
+            cast("Reversible[dict[str, Any]]", records),
+            first.direction == -1,
+            keep if not pagination_rules else _page_rules(keep, pagination_rules),
+            filters or (),
+            pagination_rules or (),
+            limit,
+            modified_field,
+        )
+    selected = [r for r in records if keep(r)] if filters else list(records)
     if not sorting or not any(rule.field == modified_field for rule in sorting):
         # Start newest first so that ties of an explicit sorting stay in a stable order
         # (needless when the sorting holds the timestamp, unique in a collection).
@@ -211,7 +390,14 @@ def select(
     if sorting:
         _sort(selected, sorting)
     if pagination_rules:
-        selected = [r for r in selected if any(matches_all(r, rule) for rule in pagination_rules)]
+        after = _page_rules(lambda record: True, pagination_rules)
+        selected = [r for r in selected if after(r)]
     if limit is not None:
         selected = selected[:limit]
     return selected
+
+
+def _page_rules(keep: Predicate, pagination_rules: Sequence[Sequence[Filter]]) -> Predicate:
+    """``keep`` and any one of the pagination rules (an OR of ANDs)."""
+    rules = [compile_filters(rule) for rule in pagination_rules]
+    return lambda record: keep(record) and any(rule(record) for rule in rules)

@@ -975,6 +975,25 @@ class TransactionalStorageTest:
         assert sorted(r["n"] for r in records) == [1, 2]
         assert storage.get(CID, PID, kept["id"]) == kept
 
+    def test_listings_keep_their_order_after_a_rollback(self, storage: StorageBase) -> None:
+        records = [storage.create(CID, PID, {"n": n}) for n in range(5)]
+        doomed = storage.create(CID, PID, {"n": 5})
+        storage.delete(CID, PID, doomed["id"])
+        storage.begin()
+        storage.update(CID, PID, records[1]["id"], {"n": 10})
+        storage.delete(CID, PID, records[3]["id"])
+        storage.create(CID, PID, {"id": doomed["id"], "n": 50})
+        storage.rollback()
+        newest_first = sorted(records, key=lambda r: -r["last_modified"])
+        assert _list(storage) == newest_first
+        assert _list(storage, sorting=[Sort("last_modified", 1)]) == newest_first[::-1]
+        assert _list(storage, limit=2) == newest_first[:2]
+        since = [Filter("last_modified", records[2]["last_modified"], COMPARISON.GT)]
+        assert _list(storage, filters=since) == newest_first[:2]
+        with_tombstones = _list(storage, include_deleted=True, limit=2)
+        assert [r["id"] for r in with_tombstones] == [doomed["id"], records[4]["id"]]
+        assert with_tombstones[0]["deleted"] is True
+
     def test_commit_keeps_the_writes(self, storage: StorageBase) -> None:
         storage.begin()
         created = storage.create(CID, PID, {"n": 1})

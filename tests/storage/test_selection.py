@@ -1,6 +1,7 @@
 """The reference semantics of listings (``cliquet.storage.selection``), over plain dicts."""
 
 import ast
+import random
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,133 @@ def test_the_memory_backend_exports_only_the_backend() -> None:
 
     assert memory.__all__ == ["Storage", "load_from_config"]
     assert set(selection.__all__) >= {"order_key", "matches", "select", "like"}
+
+
+# The ordered walk: a backend that keeps a collection in the order of its timestamps hands
+# ``select`` a reversible sequence with ``ordered=True``; a page sorted by the timestamp
+# then costs what it returns, not what the collection holds.
+
+
+class _Counted:
+    """A reversible sequence that counts the records a selection looked at."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records, self.seen = records, 0
+
+    def _count(self, items: Any) -> Any:
+        for item in items:
+            self.seen += 1
+            yield item
+
+    def __iter__(self) -> Any:
+        return self._count(self.records)
+
+    def __reversed__(self) -> Any:
+        return self._count(reversed(self.records))
+
+
+def _collection(n: int) -> list[dict[str, Any]]:
+    return [
+        {"id": f"r{i:05d}", "body": f"group-{i % 100}", "rank": i, "last_modified": 1000 + i}
+        for i in range(n)
+    ]
+
+
+def test_an_ordered_walk_reads_only_as_far_as_the_page() -> None:
+    records = _Counted(_collection(10_000))
+    newest = select(records, sorting=[Sort("last_modified", -1)], limit=21, ordered=True)
+    assert [r["rank"] for r in newest] == list(range(9_999, 9_978, -1))
+    assert records.seen == 21
+
+    records.seen = 0
+    group = [Filter("body", "group-7", COMPARISON.EQ)]
+    page = select(records, filters=group, limit=21, ordered=True)  # newest first by default
+    assert [r["rank"] for r in page] == [9_907 - 100 * k for k in range(21)]
+    assert records.seen <= 2_100
+
+    records.seen = 0
+    since = [Filter("last_modified", 1000 + 9_989, COMPARISON.GT)]
+    recent = select(records, filters=since, ordered=True)
+    assert [r["rank"] for r in recent] == list(range(9_999, 9_989, -1))
+    assert records.seen == 11  # the first older record ends the walk
+
+    records.seen = 0
+    oldest = select(records, sorting=[Sort("last_modified", 1)], limit=5, ordered=True)
+    assert [r["rank"] for r in oldest] == [0, 1, 2, 3, 4]
+    assert records.seen == 5
+
+
+def _random_value(rng: random.Random) -> Any:
+    return rng.choice(
+        [None, True, False, 0, 1, 2.5, -3, 1005, 1010.0, "a", "b", "group-1", [], [1], {"k": 1}]
+    )
+
+
+def _random_filter(rng: random.Random, fields: list[str]) -> Filter:
+    field = rng.choice(fields)
+    operator = rng.choice(list(COMPARISON))
+    if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
+        return Filter(field, [_random_value(rng) for _ in range(rng.randint(0, 3))], operator)
+    if operator is COMPARISON.HAS:
+        return Filter(field, rng.choice([True, False]), operator)
+    if operator is COMPARISON.LIKE:
+        return Filter(field, rng.choice(["*", "group*", "a", "1"]), operator)
+    if field == "last_modified" and rng.random() < 0.7:
+        return Filter(field, rng.randint(995, 1025) + rng.choice([0, 0, 0.5]), operator)
+    return Filter(field, _random_value(rng), operator)
+
+
+def test_an_ordered_walk_selects_what_the_reference_selects() -> None:
+    from cliquet.resource.querystring import build_pagination_rules
+
+    rng = random.Random(12)
+    fields = ["last_modified", "body", "rank", "flag", "id"]
+    for case in range(3_000):
+        records = []
+        for i in range(rng.randint(0, 20)):
+            record: dict[str, Any] = {"id": f"r{i}", "last_modified": 1000 + 2 * i}
+            for field in ("body", "rank", "flag"):
+                if rng.random() < 0.8:
+                    record[field] = _random_value(rng)
+            records.append(record)
+        filters = [_random_filter(rng, fields) for _ in range(rng.randint(0, 2))]
+        sorting = [Sort(rng.choice(fields), rng.choice([1, -1])) for _ in range(rng.randint(0, 2))]
+        if sorting and rng.random() < 0.6:
+            sorting[0] = Sort("last_modified", sorting[0].direction)
+        rules: list[list[Filter]] = []
+        if records and rng.random() < 0.5:
+            until = rng.choice([None, 1000 + 2 * len(records)])
+            rules = build_pagination_rules(sorting, rng.choice(records), until=until)
+        elif rng.random() < 0.3:
+            rules = [[_random_filter(rng, fields)] for _ in range(rng.randint(1, 2))]
+        limit = rng.choice([None, 1, 3, 10])
+        options = dict(filters=filters, sorting=sorting, pagination_rules=rules, limit=limit)
+        expected = [r["id"] for r in select(list(records), **options)]
+        walked = [r["id"] for r in select(_Counted(records), ordered=True, **options)]
+        assert walked == expected, (case, options)
+        # A list or a dict's values: the walk's start is found by bisection.
+        values = {r["id"]: r for r in records}.values()
+        bisected = [r["id"] for r in select(values, ordered=True, **options)]
+        assert bisected == expected, (case, options)
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+def test_an_ordered_walk_starts_at_the_cursor_of_every_page(direction: int) -> None:
+    from cliquet.resource.querystring import build_pagination_rules
+
+    records = _collection(300)
+    values = {r["id"]: r for r in records}.values()
+    sorting = [Sort("last_modified", direction)]
+    for n in range(0, 300, 7):
+        for limit in (1, 2, 5):
+            rules = build_pagination_rules(sorting, records[n], until=1000 + 299)
+            expected = select(list(records), sorting=sorting, pagination_rules=rules, limit=limit)
+            page = select(
+                values, sorting=sorting, pagination_rules=rules, limit=limit, ordered=True
+            )
+            assert page == expected
+            before = [Filter("last_modified", 1000 + n, COMPARISON.MAX)]
+            expected = select(list(records), sorting=sorting, filters=before, limit=limit)
+            assert select(values, sorting=sorting, filters=before, limit=limit, ordered=True) == (
+                expected
+            )
