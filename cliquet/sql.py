@@ -36,6 +36,8 @@ from cliquet.unit_of_work import TransactionManager, current_transaction, transa
 
 __all__ = [
     "UnitOfWork",
+    "held_reads",
+    "held_reads_tween_factory",
     "unit_of_work",
     "engine_from_config",
     "EngineSettings",
@@ -535,6 +537,56 @@ class _Holders(threading.local):
     owned = False  # the transaction was begun by UnitOfWork.begin, not by pyramid_tm
 
 
+class _HeldReads(threading.local):
+    """The calling thread's read connections, held while :func:`held_reads` runs."""
+
+    depth = 0
+
+    def __init__(self) -> None:
+        self.connections: dict[UnitOfWork, sqlalchemy.engine.Connection] = {}
+
+
+_held = _HeldReads()
+
+
+@contextmanager
+def held_reads() -> Iterator[None]:
+    """Within (one request): the reads outside a unit of work share one connection per engine.
+
+    A GET reads the user's principals, the collection's timestamp and the page: one
+    connection checked out (and pinged) once instead of three. Only on PostgreSQL, whose
+    reads run in autocommit: each query still sees what was committed before it, as a
+    connection of its own would. The connections are the calling thread's (never another
+    thread's), returned to the pool when the outermost scope ends; one whose query failed
+    is returned at once (invalidated by SQLAlchemy when the failure was the connection's),
+    and the next read checks out another. Writes and units of work are not affected.
+    """
+    held = _held
+    held.depth += 1
+    try:
+        yield
+    finally:
+        held.depth -= 1
+        if held.depth == 0 and held.connections:
+            connections = list(held.connections.values())
+            held.connections.clear()
+            for connection in connections:
+                try:
+                    connection.close()
+                except Exception:  # a broken one is dropped by the pool
+                    pass
+
+
+def held_reads_tween_factory(handler: Callable[[Any], Any], registry: Any) -> Any:
+    """A tween running each request (batch included) in :func:`held_reads`."""
+
+    def tween(request: Any) -> Any:
+        with held_reads():
+            return handler(request)
+
+    return tween
+
+
 class UnitOfWork:
     """The transaction of one engine within each thread's unit of work.
 
@@ -563,6 +615,8 @@ class UnitOfWork:
         self._reader = engine
         if engine.dialect.name == "postgresql":
             self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # SQLite's reads are transactions (a held one would keep its snapshot): not held.
+        self._holds_reads = engine.dialect.name == "postgresql"
         self._holders = _Holders()
 
     def transaction(self) -> Any:
@@ -645,6 +699,25 @@ class UnitOfWork:
         return connection
 
     @contextmanager
+    def _held_read(self) -> Iterator[sqlalchemy.engine.Connection]:
+        """The thread's held read connection on this engine (see :func:`held_reads`)."""
+        connections = _held.connections
+        connection = connections.get(self)
+        if connection is None:
+            connection = connections[self] = self._reader.connect()
+        try:
+            yield connection
+        except BaseException:
+            # Not reused: broken, or in a state nobody checked.
+            if connections.get(self) is connection:
+                del connections[self]
+            try:
+                connection.close()
+            except Exception:
+                pass
+            raise
+
+    @contextmanager
     def connect(
         self, *, writes: bool = False, one_read: bool = False
     ) -> Iterator[sqlalchemy.engine.Connection]:
@@ -658,6 +731,10 @@ class UnitOfWork:
         """
         txn = self.transaction()
         if txn is None and one_read:
+            if self._holds_reads and _held.depth:
+                with self._held_read() as connection:
+                    yield connection
+                return
             with self._reader.connect() as connection:
                 yield connection
             return

@@ -188,3 +188,9 @@ def includeme(config: Any) -> None:
     config.include("pyramid_tm")
     # Under the exception views: a subscriber refusing a write is answered as any error.
     config.add_tween("cliquet.events.resource_events_tween_factory", under=EXCVIEW)
+    engines = getattr(registry, "cliquet_sql_engines", None) or {}
+    if any(engine.dialect.name == "postgresql" for engine in engines.values()):
+        # A request's reads share one connection per engine (see cliquet.sql.held_reads).
+        config.add_tween(
+            "cliquet.sql.held_reads_tween_factory", over="pyramid_tm.tm_tween_factory"
+        )

@@ -157,3 +157,139 @@ def test_a_transaction_left_over_by_a_request_does_not_stop_the_next(app, alice)
     with pytest.raises(NoTransaction):
         manager.get()
     assert [r["title"] for r in app.get("/v1/articles", headers=alice).json["data"]] == ["next"]
+
+
+class Checkouts:
+    """The pool checkouts of an engine, and the DBAPI connections they handed out."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.connections = []
+        sa.event.listen(engine, "checkout", self._checkout)
+
+    def _checkout(self, dbapi_connection, record, proxy):
+        self.connections.append(dbapi_connection)
+
+    def close(self):
+        sa.event.remove(self.engine, "checkout", self._checkout)
+
+
+@pytest.fixture
+def checkouts(app):
+    recorder = Checkouts(app.app.registry.storage.engine)
+    yield recorder
+    recorder.close()
+
+
+@pytest.mark.backends("postgresql")
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/articles?_limit=20",
+        "/v1/articles?title=a&_sort=-last_modified&_limit=20",
+        "/v1/articles?_since=1",
+    ],
+)
+def test_a_get_checks_out_one_connection_on_postgresql(app, alice, checkouts, url):
+    """The principals, the collection's timestamp and the page are read on one connection,
+    checked out (and pinged) once and returned when the request ends."""
+    app.post_json("/v1/articles", {"data": {"title": "a"}}, headers=alice, status=201)
+    engine = app.app.registry.storage.engine
+    checkouts.connections.clear()
+    app.get(url, headers=alice, status=200)
+    app.get(url, headers=alice, status=200)
+    assert len(checkouts.connections) == 2  # one per request
+    assert engine.pool.checkedout() == 0
+
+
+@pytest.mark.backends("postgresql")
+def test_a_read_connection_broken_in_a_request_is_not_reused(app, alice, checkouts):
+    """The page's query fails with the connection (503); the next request reads on
+    another connection, and answers."""
+    app.post_json("/v1/articles", {"data": {"title": "a"}}, headers=alice, status=201)
+    engine = app.app.registry.storage.engine
+    broken = []
+
+    def break_on_listing(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT RECORDS.ID") and not broken:
+            dbapi_connection = conn.connection.dbapi_connection
+            broken.append(dbapi_connection)
+            with engine.connect() as other:
+                other.execute(
+                    sa.text("SELECT pg_terminate_backend(:pid)"),
+                    {"pid": dbapi_connection.info.backend_pid},
+                )
+
+    sa.event.listen(engine, "before_cursor_execute", break_on_listing)
+    try:
+        app.get("/v1/articles", headers=alice, status=503)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", break_on_listing)
+    assert broken
+    checkouts.connections.clear()
+    assert len(app.get("/v1/articles", headers=alice, status=200).json["data"]) == 1
+    assert checkouts.connections and broken[0] not in checkouts.connections
+    assert engine.pool.checkedout() == 0
+
+
+@pytest.mark.backends("postgresql")
+def test_reads_held_in_a_request_see_what_commits_meanwhile(app, alice):
+    """A held read connection is in autocommit: each query sees what was committed before
+    it, as a connection of its own would."""
+    from cliquet.sql import held_reads
+
+    storage = app.app.registry.storage
+    engine = storage.engine
+    with held_reads():
+        before = storage.list_all("articles", "p")
+        storage.create("articles", "p", {"title": "meanwhile"})  # a transaction of its own
+        after = storage.list_all("articles", "p")
+        assert engine.pool.checkedout() == 1  # held until the scope ends
+    assert before == [] and [r["title"] for r in after] == ["meanwhile"]
+    assert engine.pool.checkedout() == 0
+
+
+@pytest.mark.backends("postgresql")
+def test_held_reads_are_one_connection_per_thread(app):
+    """Two threads in their own requests never share a connection."""
+    import threading
+
+    from cliquet.sql import held_reads
+
+    storage = app.app.registry.storage
+    engine = storage.engine
+    storage.create("articles", "p", {"title": "a"})  # its timestamp is there to be read
+    used = {}
+    barrier = threading.Barrier(2)
+
+    def record(conn, cursor, statement, *args):
+        used.setdefault(threading.get_ident(), set()).add(id(conn.connection.dbapi_connection))
+
+    def reader():
+        with held_reads():
+            storage.collection_timestamp("articles", "p")
+            barrier.wait()
+            storage.list_all("articles", "p")
+            barrier.wait()
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        threads = [threading.Thread(target=reader) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    first, second = used.values()
+    assert len(first) == len(second) == 1 and not first & second
+    assert engine.pool.checkedout() == 0
+
+
+@pytest.mark.backends("postgresql")
+def test_storage_calls_outside_a_request_return_their_connection(app):
+    storage = app.app.registry.storage
+    storage.create("articles", "p", {"title": "a"})
+    assert storage.list_all("articles", "p")[0]["title"] == "a"
+    assert storage.collection_timestamp("articles", "p") > 0
+    assert storage.engine.pool.checkedout() == 0
