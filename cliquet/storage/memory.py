@@ -162,7 +162,7 @@ class Storage(StorageBase):
             wanted = order_key(value)
             for other_id, other in self._records.get(key, {}).items():
                 if other_id != object_id and field in other and order_key(other[field]) == wanted:
-                    raise UnicityError(field, copy.deepcopy(other))
+                    raise UnicityError(field, _copy(other))
 
     def _store(
         self, key: tuple[str, str], object_id: str, record: dict[str, Any], modified_field: str
@@ -176,7 +176,7 @@ class Storage(StorageBase):
         self._remember(key, records, object_id)
         records.pop(object_id, None)  # the newest goes to the end
         records[object_id] = record
-        return copy.deepcopy(record)
+        return _copy(record)
 
     def create(
         self,
@@ -191,14 +191,14 @@ class Storage(StorageBase):
         auth: Any = None,
     ) -> dict[str, Any]:
         key = (collection_id, parent_id)
-        record = copy.deepcopy(record)
+        record = _copy(record)
         with self._lock:
             if record.get(id_field) is None:
                 record[id_field] = (id_generator or _uuid4)()
             object_id = record[id_field]
             existing = self._records.get(key, {}).get(object_id)
             if existing is not None:
-                raise UnicityError(id_field, copy.deepcopy(existing))
+                raise UnicityError(id_field, _copy(existing))
             self._check_unicity(key, object_id, record, unique_fields)
             return self._store(key, object_id, record, modified_field)
 
@@ -214,7 +214,7 @@ class Storage(StorageBase):
     ) -> dict[str, Any]:
         with self._lock:
             try:
-                return copy.deepcopy(self._records[(collection_id, parent_id)][object_id])
+                return _copy(self._records[(collection_id, parent_id)][object_id])
             except KeyError:
                 raise RecordNotFoundError(object_id) from None
 
@@ -231,7 +231,7 @@ class Storage(StorageBase):
         auth: Any = None,
     ) -> dict[str, Any]:
         key = (collection_id, parent_id)
-        record = copy.deepcopy(record)
+        record = _copy(record)
         record[id_field] = object_id
         with self._lock:
             self._check_unicity(key, object_id, record, unique_fields)
@@ -364,7 +364,7 @@ class Storage(StorageBase):
                 modified_field=modified_field,
                 ordered=ordered,
             )
-            return copy.deepcopy(records)
+            return _copy(records)
 
     def count_all(
         self,
@@ -400,6 +400,22 @@ class _Merged:
 
     def __reversed__(self) -> Iterator[dict[str, Any]]:
         return heapq.merge(*(reversed(p) for p in self.parts), key=self._stamp, reverse=True)
+
+
+_ATOMS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON value, several times quicker than :func:`copy.deepcopy` on
+    records; anything else (a tuple, a dict's subclass) is left to ``deepcopy``."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy(v) for v in value]
+    if kind in _ATOMS:
+        return value
+    return copy.deepcopy(value)
 
 
 def _uuid4() -> str:

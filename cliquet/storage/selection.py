@@ -180,6 +180,10 @@ def compile_filter(condition: Filter) -> Predicate:
             return (order_key(value) in keys) is not negation
 
         return in_
+    if op is COMPARISON.EQ and isinstance(wanted, str) and "." not in condition.field:
+        # Only a string equals a string (JSON has no other kind of text): one lookup.
+        field = condition.field
+        return lambda record: record.get(field, MISSING) == wanted
     compare, right = _COMPARE[op], order_key(wanted)
     # Values of the filter's own JSON type compare as they are; any other through their keys.
     kind = (int, float) if right[0] == _NUMBER else str if right[0] == _STRING else None
@@ -316,6 +320,7 @@ def _walk(
         return ahead(stamp) and (not rules or any(test(stamp) for test in ahead_rules))
 
     walk: Iterable[dict[str, Any]] = reversed(records) if descending else records
+    begun = False  # past the records the bounds pass over
     if isinstance(records, (list, ValuesView)):
         # Indexable (a dict's values, copied in one go): find where the walk starts by
         # bisection rather than by passing over every newer record of a deep page.
@@ -329,12 +334,20 @@ def _walk(
             else:
                 low = middle + 1
         walk = itertools.islice(reversed(sequence) if descending else sequence, low, None)
+        begun = True
+    # Whether some bound can end the walk before the collection's end.
+    ends = bound.empty or bool(bound.lower if descending else bound.upper) or bool(rules)
     for record in walk:
-        stamp = record[modified_field]
-        if not behind(stamp) or (rules and not any(test(stamp) for test in behind_rules)):
-            break
-        if not started(stamp):
-            continue
+        if ends or not begun:
+            stamp = record[modified_field]
+            if ends and (
+                not behind(stamp) or (rules and not any(test(stamp) for test in behind_rules))
+            ):
+                break
+            if not begun:
+                if not started(stamp):
+                    continue
+                begun = True
         if keep(record):
             selected.append(record)
             if limit is not None and len(selected) >= limit:

@@ -249,3 +249,54 @@ def test_an_ordered_walk_starts_at_the_cursor_of_every_page(direction: int) -> N
             assert select(values, sorting=sorting, filters=before, limit=limit, ordered=True) == (
                 expected
             )
+
+
+def _reference_matches(record: dict[str, Any], condition: Filter) -> bool:
+    """The rules of the module's docstring, written the plain way: every value by its key."""
+    value = extract_field(record, condition.field)
+    op = condition.operator
+    if op is COMPARISON.HAS:
+        return (value is not MISSING and value is not None) is condition.value
+    if value is MISSING:
+        return op in (COMPARISON.NOT, COMPARISON.EXCLUDE)
+    if op is COMPARISON.LIKE:
+        return isinstance(value, str) and like(value, condition.value)
+    if op in (COMPARISON.IN, COMPARISON.EXCLUDE):
+        found = any(order_key(value) == order_key(v) for v in condition.value)
+        return found is (op is COMPARISON.IN)
+    left, right = order_key(value), order_key(condition.value)
+    return {
+        COMPARISON.EQ: left == right,
+        COMPARISON.NOT: left != right,
+        COMPARISON.LT: left < right,
+        COMPARISON.GT: left > right,
+        COMPARISON.MIN: left >= right,
+        COMPARISON.MAX: left <= right,
+    }[op]
+
+
+def test_compiled_filters_keep_what_the_rules_keep() -> None:
+    rng = random.Random(5)
+    values = [None, True, False, 0, 1, 1.0, -2, 2.5, 10**20, "", "a", "A", "b", "1", [], [1],
+              [1, "a"], {}, {"k": 1}, {"k": [None]}]  # fmt: skip
+    for _ in range(20_000):
+        record: dict[str, Any] = {}
+        for field in ("v", "w"):
+            if rng.random() < 0.8:
+                record[field] = rng.choice(values)
+        if rng.random() < 0.5:
+            record["o"] = {"v": rng.choice(values)} if rng.random() < 0.8 else rng.choice(values)
+        field = rng.choice(["v", "w", "o.v", "x"])
+        op = rng.choice(list(COMPARISON))
+        if op in (COMPARISON.IN, COMPARISON.EXCLUDE):
+            condition = Filter(field, rng.sample(values, rng.randint(0, 3)), op)
+        elif op is COMPARISON.HAS:
+            condition = Filter(field, rng.choice([True, False]), op)
+        elif op is COMPARISON.LIKE:
+            condition = Filter(field, rng.choice(["a", "*", "A*", "*1"]), op)
+        else:
+            condition = Filter(field, rng.choice(values), op)
+        assert matches(record, condition) is _reference_matches(record, condition), (
+            record,
+            condition,
+        )
