@@ -73,6 +73,9 @@ logger = logging.getLogger(__name__)
 
 # Compiled listing statements kept (each up to a megabyte): the shapes a service serves.
 _CACHED_LISTINGS = 64
+# Listing statements kept by shape, before compiling (a tree of SQLAlchemy objects, some
+# kilobytes each): a client may send endless shapes, the least recently used go.
+_CACHED_SHAPES = 256
 
 
 class _Stamp:
@@ -135,6 +138,8 @@ class Storage(StorageBase):
         self._sql = Statements(engine)
         # Compiled listings, by shape: bounded in number (see Selection.execution_options).
         self._listings: LRUCache[Any, Any] = LRUCache(_CACHED_LISTINGS)
+        # Their statements, by shape, built once (see Selection.statement).
+        self._shapes: LRUCache[Any, Any] = LRUCache(_CACHED_SHAPES)
         self._indexed_fields: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
@@ -546,11 +551,9 @@ class Storage(StorageBase):
             modified_field=modified_field,
         )
         with self._connect() as conn:
-            ids = list(
-                conn.execute(
-                    selection.ids(), execution_options=selection.execution_options
-                ).scalars()
-            )
+            statement, params = selection.statement("ids")
+            options = selection.execution_options
+            ids = list(conn.execute(statement, params, execution_options=options).scalars())
             if not ids:
                 return []
             # One bump reserves a timestamp for each tombstone, in the selection's order.
@@ -614,10 +617,10 @@ class Storage(StorageBase):
             modified_field=modified_field,
             include_deleted=include_deleted,
         )
+        statement, params = selection.statement("listing")
+        options = selection.execution_options
         with self._connect(one_read=True) as conn:
-            rows = conn.execute(
-                selection.listing(), execution_options=selection.execution_options
-            ).all()
+            rows = conn.execute(statement, params, execution_options=options).all()
         return [self._record(row, id_field, modified_field) for row in rows]
 
     def count_all(
@@ -638,10 +641,10 @@ class Storage(StorageBase):
             id_field=id_field,
             modified_field=modified_field,
         )
+        statement, params = selection.statement("count")
+        options = selection.execution_options
         with self._connect(one_read=True) as conn:
-            count = conn.execute(
-                selection.count(), execution_options=selection.execution_options
-            ).scalar()
+            count = conn.execute(statement, params, execution_options=options).scalar()
         return int(count or 0)
 
     def _selection(self, key: Key, **options: Any) -> Selection:
@@ -650,6 +653,7 @@ class Storage(StorageBase):
             self.engine.dialect.name,
             key,
             compiled_cache=self._listings,
+            statements=self._shapes,
             indexed_fields=self._indexed_fields,
             **options,
         )

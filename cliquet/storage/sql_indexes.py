@@ -55,6 +55,8 @@ from cliquet.sql import IMMEDIATE
 from cliquet.storage.sql_query import (
     NUMBER,
     STRING,
+    Bound,
+    _Binder,
     _Field,
     _JSONPath,
     _PostgreSQLPath,
@@ -135,22 +137,25 @@ class IndexedField(_Field):
             return self._typed[rank]
         return self.inner.typed(rank)
 
-    def literal(self, rank: int, value: Any) -> ColumnElement[Any]:
-        return self.inner.literal(rank, value)
+    def bound(self, rank: int, value: Any) -> Bound:
+        return self.inner.bound(rank, value)
+
+    def wrap(self, rank: int, parameter: ColumnElement[Any]) -> ColumnElement[Any]:
+        return self.inner.wrap(rank, parameter)
 
     def like_text(self) -> ColumnElement[Any] | None:
         return self._like_text
 
-    def contained(self, value: Any) -> ColumnElement[bool] | None:
-        return self.inner.contained(value)
+    def contained(self, value: Any, bind: _Binder) -> ColumnElement[bool] | None:
+        return self.inner.contained(value, bind)
 
-    def contained_in(self, values: Any) -> ColumnElement[bool] | None:
-        return self.inner.contained_in(values)
+    def contained_in(self, values: Any, bind: _Binder) -> ColumnElement[bool] | None:
+        return self.inner.contained_in(values, bind)
 
-    def in_(self, rank: int, values: Any) -> ColumnElement[bool] | None:
+    def in_(self, rank: int, groups: Any, bind: _Binder) -> ColumnElement[bool] | None:
         if rank in self._typed:
-            return super().in_(rank, values)
-        return self.inner.in_(rank, values)
+            return super().in_(rank, groups, bind)
+        return self.inner.in_(rank, groups, bind)
 
     def __repr__(self) -> str:
         return f"<IndexedField {self.field!r} ({self.dialect_name})>"

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import operator as op
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, MutableMapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from decimal import Decimal
 from typing import Any
@@ -96,9 +96,102 @@ _EXACT_DOUBLE_INTEGERS = 2**53
 #: The SQL function of SQLite connections that tells whether a text matches a LIKE pattern
 #: (``cliquet_like(text, pattern)``), as :func:`cliquet.storage.selection.like` says.
 SQLITE_LIKE = "cliquet_like"
-# Filters, page rules and sort keys of a listing whose compiled statement is kept (the
-# plain listing, a page of it, a few filters); bigger shapes are compiled for each request.
+# Filters, page rules and sort keys of a listing whose statement (and compiled form) is kept
+# (the plain listing, a page of it, a few filters); bigger shapes are built for each request.
 _CACHED_TERMS = 8
+
+# The SQL types of bound values (types hold no state: one instance serves every statement).
+_TEXT = sa.Text()
+_BIGINT = sa.BigInteger()
+_INTEGER = sa.Integer()
+_NUMERIC = sa.Numeric()
+_FLOAT = sa.Float()
+_BOOLEAN = sa.Boolean()
+
+#: A value as a statement binds it: its SQL type and the value given to the driver.
+Bound = tuple[Any, Any]
+#: How a bound value comes from its filter's value (plain Python, no SQL expression).
+Derive = Callable[[Any], Bound]
+# Values of one rank of an IN, by their SQL type's class: (the type, their bound values).
+_Groups = dict[type, tuple[Any, list[Any]]]
+
+
+class _Binder:
+    """Makes the parameters of the filters' values while their conditions are built.
+
+    Each parameter comes from its filter's value by a :data:`Derive` function, which is
+    applied to the value at once. Anonymous by default (the statement holds the values);
+    ``named``, the parameters are ``v0``, ``v1``... and :attr:`slots` remembers which filter
+    and function each comes from, so that a statement of the same shape (see
+    :func:`shape_of`) takes another request's values without being built again: only the
+    functions run.
+    """
+
+    def __init__(self, *, named: bool = False) -> None:
+        self.named = named
+        #: ``(name, filter's index, derive)`` of each named parameter.
+        self.slots: list[tuple[str, int, Derive]] = []
+        self._index = -1
+        self._value: Any = None
+
+    def next(self, value: Any) -> None:
+        """The next filter's conditions are built: ``value`` is its value."""
+        self._index += 1
+        self._value = value
+
+    def __call__(self, derive: Derive) -> BindParameter[Any]:
+        type_, value = derive(self._value)
+        if not self.named:
+            return sa.bindparam(None, value, type_=type_)
+        name = f"v{len(self.slots)}"
+        self.slots.append((name, self._index, derive))
+        return sa.bindparam(name, value, type_=type_)
+
+
+def _value_kind(value: Any, sqlite: bool) -> Hashable:
+    """What of one value decides the conditions built for it, besides the value itself.
+
+    Its rank, and how it is bound: a float that is an integer compares with a column as an
+    integer; a 64-bit integer or not; a string with NUL or a float that is not finite is
+    left out of a jsonpath. SQLite compares an integer beyond 64 bits through a double
+    chosen by its value (see :func:`_sqlite_bound`): such a value is its own kind.
+    """
+    if isinstance(value, bool):
+        return "b"
+    if isinstance(value, int):
+        if -_INT64 <= value < _INT64:
+            return "i"
+        return ("I", value) if sqlite else "I"
+    if isinstance(value, float):
+        return ("f", value.is_integer() and abs(value) < _INT64, math.isfinite(value))
+    if isinstance(value, str):
+        return ("s", "\x00" in value)
+    if value is None:
+        return "n"
+    if isinstance(value, (list, tuple)):
+        return "a"
+    if isinstance(value, dict):
+        return "o"
+    return ("x", type(value))
+
+
+def _filter_shape(condition: Filter, sqlite: bool) -> Hashable:
+    operator, value = condition.operator, condition.value
+    if operator is COMPARISON.HAS:
+        kind: Hashable = bool(value)
+    elif operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
+        # Distinct kinds in the order they come: the order of the groups of _in_groups.
+        kind = tuple(dict.fromkeys(_value_kind(v, sqlite) for v in value))
+    else:
+        kind = _value_kind(value, sqlite)
+    return condition.field, operator, kind
+
+
+def shape_of(filters: Sequence[Filter], *, dialect_name: str) -> tuple[Hashable, ...]:
+    """What of ``filters`` decides the text of their conditions: fields, operators and the
+    kinds of the values; two lists of one shape differ only by their parameters' values."""
+    sqlite = dialect_name != "postgresql"
+    return tuple(_filter_shape(f, sqlite) for f in filters)
 
 
 def canonical_json(value: Any) -> str:
@@ -278,14 +371,27 @@ class _Field:
         """The value when it has this rank (else SQL NULL); None when it never has it."""
         raise NotImplementedError
 
+    def bound(self, rank: int, value: Any) -> Bound:
+        """``value`` (of that rank) as a parameter: its SQL type and the value bound.
+
+        Plain Python (no SQL expression): it runs again for each statement of a shape
+        already built (see :class:`_Binder`).
+        """
+        raise NotImplementedError
+
+    def wrap(self, rank: int, parameter: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The parameter of :meth:`bound` as a SQL value comparable with :meth:`typed`."""
+        return parameter
+
     def literal(self, rank: int, value: Any) -> ColumnElement[Any]:
         """``value`` (of that rank) as a SQL value comparable with :meth:`typed`."""
-        raise NotImplementedError
+        type_, bound = self.bound(rank, value)
+        return self.wrap(rank, sa.bindparam(None, bound, type_=type_))
 
     def like_text(self) -> ColumnElement[Any] | None:
         return self.typed(STRING)
 
-    def contained(self, value: Any) -> ColumnElement[bool] | None:
+    def contained(self, value: Any, bind: _Binder) -> ColumnElement[bool] | None:
         """A condition that the field equal to ``value`` implies, answered by an index.
 
         Added to an equality so that the database reads only the records it may match
@@ -293,21 +399,24 @@ class _Field:
         """
         return None
 
-    def contained_in(self, values: Sequence[Any]) -> ColumnElement[bool] | None:
+    def contained_in(self, values: Sequence[Any], bind: _Binder) -> ColumnElement[bool] | None:
         """A condition that the field being one of ``values`` implies, answered by an index
         (as :meth:`contained` for an equality); None when there is no such index."""
         return None
 
-    def like(self, pattern: str) -> ColumnElement[Any] | None:
-        """The field (a string) matches ``pattern``; None when it is never a string."""
+    def like(self, bind: _Binder) -> ColumnElement[Any] | None:
+        """The field (a string) matches the filter's pattern; None when it is never a string."""
         text = self.like_text()
         if text is None:
             return None
         if self.dialect_name == "sqlite":
             # SQLite's LIKE folds ASCII letters only: Python decides, as for memory.
             function = getattr(sa.func, SQLITE_LIKE)
-            return function(text, sa.literal(pattern, sa.Text()), type_=sa.Boolean())
-        return text.ilike(_like_pattern(pattern), escape="\\")
+            pattern = bind(lambda raw: (_TEXT, raw))
+            return function(text, pattern, type_=sa.Boolean())
+        # Typed as the text, as a plain string compared with it would be.
+        text_type = text.type
+        return text.ilike(bind(lambda raw: (text_type, _like_pattern(raw))), escape="\\")
 
     def equal_number(self, value: Any) -> Any:
         """The number to test equality with: ``value``, or None when none can equal it.
@@ -328,35 +437,43 @@ class _Field:
             return _sqlite_bound(operator, value)
         return operator, value
 
-    def in_(self, rank: int, values: Sequence[Any]) -> ColumnElement[bool] | None:
-        """The field (of that rank) is one of ``values``; None when it never has the rank.
+    def in_(
+        self, rank: int, groups: Mapping[type, tuple[Any, list[Any]]], bind: _Binder
+    ) -> ColumnElement[bool] | None:
+        """The field (of that rank) is one of the values ``groups`` holds (see
+        :func:`_in_groups`, by SQL type); None when it never has the rank.
 
         One parameter per SQL type, whatever the number of values (see :func:`_one_of`).
         """
         typed = self.typed(rank)
         if typed is None:
             return None
-        by_type: dict[type, tuple[sa.types.TypeEngine[Any], list[Any]]] = {}
-        for value in values:
-            literal = self.literal(rank, value)
-            assert isinstance(literal, BindParameter)
-            by_type.setdefault(type(literal.type), (literal.type, []))[1].append(literal.value)
-        tests = [
-            _one_of(typed, type_, group, dialect_name=self.dialect_name)
-            for type_, group in by_type.values()
-        ]
+        dialect_name = self.dialect_name
+        tests = []
+        for type_key, (type_, _) in groups.items():
+
+            def derive(raw: Any, type_key: type = type_key, type_: Any = type_) -> Bound:
+                values = _in_groups(self, raw)[rank][type_key][1]
+                return _one_of_bound(type_, values, dialect_name=dialect_name)
+
+            tests.append(_one_of(typed, bind(derive), dialect_name=dialect_name))
         return tests[0] if len(tests) == 1 else sa.or_(*tests)
 
 
+def _one_of_bound(type_: Any, values: list[Any], *, dialect_name: str) -> Bound:
+    """The one parameter of :func:`_one_of`: an array (PostgreSQL), a JSON text (SQLite)."""
+    if dialect_name == "postgresql":
+        if isinstance(type_, sa.Numeric) and not isinstance(type_, sa.Float):
+            values = [Decimal(v) for v in values]  # exact; psycopg dumps one type per array
+        return SQL_ARRAY(type_), values
+    return _TEXT, json.dumps(values, ensure_ascii=False, allow_nan=False)
+
+
 def _one_of(
-    expression: ColumnElement[Any],
-    type_: sa.types.TypeEngine[Any],
-    values: list[Any],
-    *,
-    dialect_name: str,
+    expression: ColumnElement[Any], values: BindParameter[Any], *, dialect_name: str
 ) -> ColumnElement[bool]:
-    """``expression IN values`` with one parameter: a PostgreSQL array (``= ANY``), a JSON
-    array on SQLite (``IN (SELECT value FROM json_each(...))``).
+    """``expression IN values`` with one parameter (see :func:`_one_of_bound`): a PostgreSQL
+    array (``= ANY``), a JSON array on SQLite (``IN (SELECT value FROM json_each(...))``).
 
     The statement's text then never depends on how many values a client sends. Caches keyed
     by that text (SQLAlchemy's compiled statements, psycopg's last 100 queries of each
@@ -366,11 +483,8 @@ def _one_of(
     the parser that reads the stored documents (``json_extract``): they compare as those do.
     """
     if dialect_name == "postgresql":
-        if isinstance(type_, sa.Numeric) and not isinstance(type_, sa.Float):
-            values = [Decimal(v) for v in values]  # exact; psycopg dumps one type per array
-        return expression == sa.any_(sa.bindparam(None, values, type_=SQL_ARRAY(type_)))
-    texts = json.dumps(values, ensure_ascii=False, allow_nan=False)
-    items = sa.func.json_each(sa.bindparam(None, texts, type_=sa.Text())).table_valued("value")
+        return expression == sa.any_(values)
+    items = sa.func.json_each(values).table_valued("value")
     return expression.in_(sa.select(items.c.value))
 
 
@@ -385,14 +499,14 @@ class _Column(_Field):
     def typed(self, rank: int) -> ColumnElement[Any] | None:
         return self.column if rank == self.rank else None
 
-    def literal(self, rank: int, value: Any) -> ColumnElement[Any]:
+    def bound(self, rank: int, value: Any) -> Bound:
         if rank == STRING:
-            return sa.literal(value, sa.Text())
+            return _TEXT, value
         if isinstance(value, float) and value.is_integer() and abs(value) < _INT64:
             value = int(value)  # so that the comparison stays on the column's index
         if isinstance(value, int) and -_INT64 <= value < _INT64:
-            return sa.literal(value, sa.BigInteger())
-        return sa.literal(value, sa.Numeric() if isinstance(value, int) else sa.Float())
+            return _BIGINT, value
+        return (_NUMERIC if isinstance(value, int) else _FLOAT), value
 
 
 class _JSONPath(_Field):
@@ -426,7 +540,7 @@ class _PostgreSQLPath(_JSONPath):
         self.value = value
         super().__init__(sa.func.jsonb_typeof(value, type_=sa.Text()))
 
-    def contained(self, value: Any) -> ColumnElement[bool] | None:
+    def contained(self, value: Any, bind: _Binder) -> ColumnElement[bool] | None:
         """``data @> '{"a": {"b": value}}'``, which the GIN index (``jsonb_path_ops``) of the
         records' data answers: only the records it finds are compared exactly.
 
@@ -437,13 +551,18 @@ class _PostgreSQLPath(_JSONPath):
         """
         if _rank_of(value) not in (NULL, BOOLEAN, NUMBER, STRING):
             return None
-        document = value
-        for part in reversed(self.parts):
-            document = {part: document}
-        pattern = sa.cast(sa.literal(jsonb_text(document), sa.Text()), JSONB())
+        parts = self.parts
+
+        def derive(raw: Any) -> Bound:
+            document = raw
+            for part in reversed(parts):
+                document = {part: document}
+            return _TEXT, jsonb_text(document)
+
+        pattern = sa.cast(bind(derive), JSONB())
         return self.data.op("@>", return_type=sa.Boolean())(pattern)
 
-    def contained_in(self, values: Sequence[Any]) -> ColumnElement[bool] | None:
+    def contained_in(self, values: Sequence[Any], bind: _Binder) -> ColumnElement[bool] | None:
         """``data @? 'strict $."a"."b" ? (@ == 1 || @ == "x")'``, which the GIN index of the
         records' data answers (``jsonb_path_ops`` serves ``@?`` as it serves ``@>``).
 
@@ -453,10 +572,10 @@ class _PostgreSQLPath(_JSONPath):
         only, as ``->`` does. Scalars only, as :meth:`contained` (None when any value is an
         array or an object, or when no value could be held).
         """
-        path = _jsonpath_one_of(self.parts, values)
-        if path is None:
+        parts = self.parts
+        if _jsonpath_one_of(parts, values) is None:
             return None
-        pattern = sa.cast(sa.bindparam(None, path, type_=sa.Text()), JSONPATH())
+        pattern = sa.cast(bind(lambda raw: (_TEXT, _jsonpath_one_of(parts, raw))), JSONPATH())
         return self.data.op("@?", return_type=sa.Boolean())(pattern)
 
     def typed(self, rank: int) -> ColumnElement[Any] | None:
@@ -475,25 +594,36 @@ class _PostgreSQLPath(_JSONPath):
         text = self.value.op("#>>", return_type=sa.Text())(sa.literal_column("'{}'"))
         return self._when(STRING, then=text)
 
-    def literal(self, rank: int, value: Any) -> ColumnElement[Any]:
+    def bound(self, rank: int, value: Any) -> Bound:
         if rank == BOOLEAN:
-            return sa.literal(value, sa.Boolean())
+            return _BOOLEAN, value
         if rank == NUMBER:
             # Exact, as Python compares ints with floats: no float8 rounding of big ints,
             # and a float as the data holds it (see _numeric).
-            number = _numeric(value) if isinstance(value, float) else value
-            return sa.literal(number, sa.Numeric())
+            return _NUMERIC, (_numeric(value) if isinstance(value, float) else value)
         if rank == STRING:
-            return sa.literal(value, sa.Text())
-        return sa.cast(sa.literal(jsonb_text(value), sa.Text()), JSONB())
+            return _TEXT, value
+        return _TEXT, jsonb_text(value)
 
-    def in_(self, rank: int, values: Sequence[Any]) -> ColumnElement[bool] | None:
+    def wrap(self, rank: int, parameter: ColumnElement[Any]) -> ColumnElement[Any]:
+        if rank in (ARRAY, OBJECT):
+            return sa.cast(parameter, JSONB())
+        return parameter
+
+    def in_(
+        self, rank: int, groups: Mapping[type, tuple[Any, list[Any]]], bind: _Binder
+    ) -> ColumnElement[bool] | None:
         if rank not in (ARRAY, OBJECT):
-            return super().in_(rank, values)
-        # jsonb values: one text[] parameter cast to jsonb[] (see _Field.in_).
-        texts = sa.bindparam(None, [jsonb_text(v) for v in values], type_=SQL_ARRAY(sa.Text()))
+            return super().in_(rank, groups, bind)
+
+        # jsonb values: one text[] parameter cast to jsonb[] (see _Field.in_); their texts
+        # are what bound() gives, all of one type.
+        def derive(raw: Any) -> Bound:
+            (_, texts), *_ = _in_groups(self, raw)[rank].values()
+            return SQL_ARRAY(sa.Text()), texts
+
         return self._when(ARRAY, OBJECT, then=self.value) == sa.any_(
-            sa.cast(texts, SQL_ARRAY(JSONB()))
+            sa.cast(bind(derive), SQL_ARRAY(JSONB()))
         )
 
 
@@ -541,14 +671,15 @@ class _SQLitePath(_JSONPath):
             return self._when(ARRAY, OBJECT, then=self.value)  # compact JSON text
         return None
 
-    def literal(self, rank: int, value: Any) -> ColumnElement[Any]:
+    def bound(self, rank: int, value: Any) -> Bound:
         if rank == BOOLEAN:
-            return sa.literal(int(value), sa.Integer())
+            return _INTEGER, int(value)
         if rank == NUMBER:
-            return sa.literal(value)  # 64-bit int or float (see _Field.number_bound)
+            # 64-bit int or float (see _Field.number_bound), typed as SQLAlchemy types them.
+            return (_FLOAT if isinstance(value, float) else _INTEGER), value
         if rank == STRING:
-            return sa.literal(value, sa.Text())
-        return sa.literal(canonical_json(value), sa.Text())
+            return _TEXT, value
+        return _TEXT, canonical_json(value)
 
 
 def _beyond_64_bits(value: Any) -> bool:
@@ -650,23 +781,37 @@ class RecordQueries:
             return indexed_field(self._dialect_name, dotted)
         return self._path(self._columns.data, parts)
 
-    def filter(self, condition: Filter) -> ColumnElement[bool]:
-        """The SQL form of :func:`cliquet.storage.selection.matches`."""
+    def filter(self, condition: Filter, bind: _Binder | None = None) -> ColumnElement[bool]:
+        """The SQL form of :func:`cliquet.storage.selection.matches`.
+
+        :param bind: makes the parameters of the filter's values (anonymous by default);
+            each filter of a statement is built in the order of :meth:`Selection.statement`.
+        """
+        bind = _Binder() if bind is None else bind
         field = self._field(condition.field.split("."))
-        return _condition(field, condition.operator, condition.value)
+        bind.next(condition.value)
+        return _condition(field, condition.operator, condition.value, bind)
 
-    def all_of(self, filters: Sequence[Filter] | None) -> list[ColumnElement[bool]]:
-        return [self.filter(f) for f in filters or ()]
+    def all_of(
+        self, filters: Sequence[Filter] | None, bind: _Binder | None = None
+    ) -> list[ColumnElement[bool]]:
+        bind = _Binder() if bind is None else bind
+        return [self.filter(f, bind) for f in filters or ()]
 
-    def any_of(self, rules: Sequence[Sequence[Filter]] | None) -> ColumnElement[bool] | None:
+    def any_of(
+        self, rules: Sequence[Sequence[Filter]] | None, bind: _Binder | None = None
+    ) -> ColumnElement[bool] | None:
         """Pagination rules: a record is kept when all filters of any rule match."""
         if not rules:
             return None
-        return sa.or_(*(sa.and_(*self.all_of(rule)) for rule in rules))
+        bind = _Binder() if bind is None else bind
+        return sa.or_(*(sa.and_(*self.all_of(rule, bind)) for rule in rules))
 
     def equals(self, top_level_field: str, value: Any) -> ColumnElement[bool]:
         """Equality on a top-level field (dots included), as unique fields are checked."""
-        return _condition(self._field([top_level_field]), COMPARISON.EQ, value)
+        bind = _Binder()
+        bind.next(value)
+        return _condition(self._field([top_level_field]), COMPARISON.EQ, value, bind)
 
     def order_by(self, sorting: Sequence[Sort]) -> list[ColumnElement[Any]]:
         """Sort keys, then newest first and the id, as the memory backend's stable sorts.
@@ -691,28 +836,34 @@ class RecordQueries:
         return keys
 
 
-def _condition(field: _Field, operator: COMPARISON, value: Any) -> ColumnElement[bool]:
+def _condition(
+    field: _Field, operator: COMPARISON, value: Any, bind: _Binder
+) -> ColumnElement[bool]:
+    """The condition of a filter; its values are ``bind``'s parameters (see :class:`_Binder`).
+
+    What it builds depends on the filter's value only through :func:`shape_of`'s kinds.
+    """
     if operator is COMPARISON.HAS:
         present = _never_null(field, _rank_test(field, ">", NULL))
         return present if value else sa.not_(present)
     if operator is COMPARISON.LIKE:
-        test = field.like(value)
+        test = field.like(bind)
         if test is None:
             return sa.false()
         return _indexed(field, test)
     if operator in (COMPARISON.IN, COMPARISON.EXCLUDE):
-        found = _never_null(field, _in(field, value))
+        found = _never_null(field, _in(field, value, bind))
         if operator is COMPARISON.EXCLUDE:
             return sa.not_(found)
-        contained = field.contained_in(value)
+        contained = field.contained_in(value, bind)
         return found if contained is None else sa.and_(contained, found)
-    equal = _never_null(field, _equal(field, value))
+    equal = _never_null(field, _equal(field, value, bind))
     if operator is COMPARISON.EQ:
-        contained = field.contained(value)
+        contained = field.contained(value, bind)
         return equal if contained is None else sa.and_(contained, equal)
     if operator is COMPARISON.NOT:
         return sa.not_(equal)
-    return _indexed(field, _inequality(field, operator, value))
+    return _indexed(field, _inequality(field, operator, value, bind))
 
 
 def _indexed(field: _Field, condition: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -722,7 +873,7 @@ def _indexed(field: _Field, condition: ColumnElement[bool]) -> ColumnElement[boo
     return sa.and_(condition, exact) if field.indexed else exact
 
 
-def _equal(field: _Field, value: Any) -> ColumnElement[bool]:
+def _equal(field: _Field, value: Any, bind: _Binder) -> ColumnElement[bool]:
     rank = _rank_of(value)
     if rank in (NULL, OTHER):
         return _rank_test(field, "==", rank)
@@ -730,32 +881,45 @@ def _equal(field: _Field, value: Any) -> ColumnElement[bool]:
     if typed is None:
         return sa.false()
     if rank == NUMBER:
-        value = field.equal_number(value)
-        if value is None:
+        if field.equal_number(value) is None:
             return sa.false()
+        literal = bind(lambda raw: field.bound(NUMBER, field.equal_number(raw)))
+    else:
+        literal = bind(lambda raw: field.bound(rank, raw))
     # Each typed value is set only for its own rank: equal values imply equal ranks.
-    return typed == field.literal(rank, value)
+    return typed == field.wrap(rank, literal)
 
 
-def _in(field: _Field, values: Sequence[Any]) -> ColumnElement[bool]:
-    by_rank: dict[int, list[Any]] = {}
+def _in_groups(field: _Field, values: Sequence[Any]) -> dict[int, _Groups]:
+    """The values of an ``IN`` by rank, in the order they come, then by SQL type: ``{rank:
+    {type's class: (type, bound values)}}`` (no type for nulls and other values)."""
+    by_rank: dict[int, _Groups] = {}
     for value in values:
         rank = _rank_of(value)
         if rank == NUMBER:
             value = field.equal_number(value)
             if value is None:
                 continue  # equal to no number the database holds
-        by_rank.setdefault(rank, []).append(value)
+        by_type = by_rank.setdefault(rank, {})
+        if rank not in (NULL, OTHER):
+            type_, bound = field.bound(rank, value)
+            by_type.setdefault(type(type_), (type_, []))[1].append(bound)
+    return by_rank
+
+
+def _in(field: _Field, values: Sequence[Any], bind: _Binder) -> ColumnElement[bool]:
     clauses = []
-    for rank, group in by_rank.items():
+    for rank, groups in _in_groups(field, values).items():
         if rank in (NULL, OTHER):
             clauses.append(_rank_test(field, "==", rank))
-        elif (found := field.in_(rank, group)) is not None:
+        elif (found := field.in_(rank, groups, bind)) is not None:
             clauses.append(found)
     return sa.or_(sa.false(), *clauses)
 
 
-def _inequality(field: _Field, operator: COMPARISON, value: Any) -> ColumnElement[bool]:
+def _inequality(
+    field: _Field, operator: COMPARISON, value: Any, bind: _Binder
+) -> ColumnElement[bool]:
     rank = _rank_of(value)
     below = operator in (COMPARISON.LT, COMPARISON.MAX)
     other_ranks = _rank_test(field, "<" if below else ">", rank)
@@ -769,9 +933,13 @@ def _inequality(field: _Field, operator: COMPARISON, value: Any) -> ColumnElemen
         inclusive = operator in (COMPARISON.MIN, COMPARISON.MAX)
         same = _rank_test(field, "==", rank) if inclusive and rank == NULL else sa.false()
         return sa.or_(other_ranks, same)
+    asked = operator
     if rank == NUMBER:
-        operator, value = field.number_bound(operator, value)
-    literal = field.literal(rank, value)
+        operator = field.number_bound(asked, value)[0]
+        parameter = bind(lambda raw: field.bound(NUMBER, field.number_bound(asked, raw)[1]))
+    else:
+        parameter = bind(lambda raw: field.bound(rank, raw))
+    literal = field.wrap(rank, parameter)
     same_rank = {
         COMPARISON.LT: lambda: typed < literal,
         COMPARISON.MAX: lambda: typed <= literal,
@@ -925,8 +1093,9 @@ class Statements:
 
     Values are bound parameters (``collection``, ``parent``, ``object_id``, ...), so
     each statement is one Python object whose cache key SQLAlchemy computes once and whose
-    compiled form it then finds at once: no clause is rebuilt per call. Shapes that vary
-    with the call (filters, unique fields, bulk deletes) are built by the functions above.
+    compiled form it then finds at once: no clause is rebuilt per call. Listings, counts and
+    bulk deletes are kept by shape (:meth:`Selection.statement`); unique fields' checks are
+    built by the functions above.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -1036,6 +1205,14 @@ class Selection:
     compiled_cache: MutableMapping[Any, Any] | None = None
     #: The declared fields, whose filters read indexes (see cliquet.storage.sql_indexes).
     indexed_fields: frozenset[str] = frozenset()
+    #: Where its small statements are kept by shape, a bounded LRU (see :meth:`statement`).
+    statements: MutableMapping[Any, Any] | None = None
+
+    @property
+    def _small(self) -> bool:
+        rules = self.pagination_rules or ()
+        terms = len(self.filters or ()) + sum(len(r) for r in rules) + len(self.sorting or ())
+        return terms <= _CACHED_TERMS
 
     @property
     def execution_options(self) -> dict[str, Any]:
@@ -1046,9 +1223,7 @@ class Selection:
         with entries of megabytes. Small ones go to ``compiled_cache`` (a bounded LRU);
         large ones, rarer and costlier to keep than to compile again, are not kept.
         """
-        rules = self.pagination_rules or ()
-        terms = len(self.filters or ()) + sum(len(r) for r in rules) + len(self.sorting or ())
-        if terms > _CACHED_TERMS:
+        if not self._small:
             return {"compiled_cache": None}
         if self.compiled_cache is not None:
             return {"compiled_cache": self.compiled_cache}
@@ -1063,39 +1238,91 @@ class Selection:
             indexed_fields=self.indexed_fields,
         )
 
-    def _page(self, *columns: Any, ordered: bool) -> sa.Select[Any]:
+    def statement(self, kind: str) -> tuple[Any, dict[str, Any]]:
+        """A statement and its parameters: ``"listing"`` (``list_all``: rows ``(id, data,
+        last_modified)`` of the page, in order), ``"ids"`` (the selected ids, in order) or
+        ``"count"`` (``count_all``, see :meth:`_count`).
+
+        Its values are parameters (the collection, the filters' values, the limit), so a
+        small statement is built once per shape (the kind, the fields, operators and kinds
+        of values of the filters and page rules, the sort, whether there is a limit: see
+        :func:`shape_of`) and kept in :attr:`statements`; a request of a shape seen before
+        builds no SQL expression, and SQLAlchemy finds its compiled form at once.
+        """
+        rules = self.pagination_rules or ()
+        filters = [*(self.filters or ()), *(f for rule in rules for f in rule)]
+        collection_id, parent_id = self.key
+        params: dict[str, Any] = {"collection": collection_id, "parent": parent_id}
+        if self.limit is not None:
+            params["limit"] = self.limit
+        cache = self.statements if self._small else None
+        shape: Any = None
+        if cache is not None:
+            dialect_name = self.dialect_name
+            shape = (
+                kind,
+                dialect_name,
+                self.include_deleted,
+                self.limit is None,
+                self.id_field,
+                self.modified_field,
+                self.indexed_fields,
+                shape_of(self.filters or (), dialect_name=dialect_name),
+                tuple(shape_of(rule, dialect_name=dialect_name) for rule in rules),
+                tuple((s.field, s.direction) for s in self.sorting or ()),
+            )
+            found = cache.get(shape)
+            if found is not None:
+                statement, slots = found
+                for name, index, derive in slots:
+                    params[name] = derive(filters[index].value)[1]
+                return statement, params
+        bind = _Binder(named=cache is not None)
+        if kind == "count":
+            statement = self._count(bind)
+        else:
+            columns = [records.c.id]
+            if kind == "listing":
+                columns += [records.c.data, records.c.last_modified]
+            statement = self._page(columns, bind)
+        if cache is not None:
+            cache[shape] = (statement, bind.slots)
+        return statement, params
+
+    def _where(self, bind: _Binder, *, include_deleted: bool) -> list[ColumnElement[bool]]:
+        """The collection (``collection`` and ``parent`` parameters), filters, page rules."""
+        collection_id, parent_id = _key_params()
+        where = [records.c.parent_id == parent_id, records.c.collection_id == collection_id]
+        if not include_deleted:
+            where.append(sa.not_(records.c.deleted))
         queries = self._queries(records.c)
-        rules = queries.any_of(self.pagination_rules)
+        where += queries.all_of(self.filters, bind)  # first: the order of statement()'s
+        rules = queries.any_of(self.pagination_rules, bind)
+        return where if rules is None else [*where, rules]
+
+    def _page(self, columns: list[Any], bind: _Binder) -> sa.Select[Any]:
         page = sa.select(*columns).where(
-            in_collection(self.key) if self.include_deleted else live(self.key),
-            *queries.all_of(self.filters),
-            sa.true() if rules is None else rules,
+            sa.and_(*self._where(bind, include_deleted=self.include_deleted))
         )
-        if ordered or self.limit is not None:
-            page = page.order_by(*queries.order_by(self.sorting or ())).limit(self.limit)
+        order = self._queries(records.c).order_by(self.sorting or ())
+        page = page.order_by(*order)
+        if self.limit is not None:
+            page = page.limit(sa.bindparam("limit", type_=sa.Integer()))
         return page
 
-    def ids(self) -> sa.Select[Any]:
-        """The selected ids, in order."""
-        return self._page(records.c.id, ordered=True)
-
-    def listing(self) -> sa.Select[Any]:
-        """``list_all``: rows ``(id, data, last_modified)`` of the page, in order."""
-        return self._page(records.c.id, records.c.data, records.c.last_modified, ordered=True)
-
-    def count(self) -> sa.Select[Any]:
-        """``count_all``: the number of live records matching the filters.
+    def _count(self, bind: _Binder) -> sa.Select[Any]:
+        """The number of live records matching the filters.
 
         Without filters, the collection's row of ``record_counts`` (no row: 0), which costs
         the same whatever the collection holds; with filters, a count of the matches, which
         reads the records that the indexes cannot rule out.
         """
         if not self.filters:
-            collection_id, parent_id = self.key
+            collection_id, parent_id = _key_params()
             kept = sa.select(record_counts.c.live_records).where(
                 record_counts.c.parent_id == parent_id,
                 record_counts.c.collection_id == collection_id,
             )
             return sa.select(sa.func.coalesce(kept.scalar_subquery(), 0))
-        where = self._queries(records.c).all_of(self.filters)
-        return sa.select(sa.func.count()).select_from(records).where(live(self.key), *where)
+        where = self._where(bind, include_deleted=False)
+        return sa.select(sa.func.count()).select_from(records).where(sa.and_(*where))
