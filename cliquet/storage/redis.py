@@ -54,7 +54,7 @@ from cliquet.storage import (
     StorageError,
     UnicityError,
 )
-from cliquet.storage.selection import matches_all, order_key, select
+from cliquet.storage.selection import compile_filters, order_key, select
 
 __all__ = ["Storage", "load_from_config"]
 
@@ -488,7 +488,8 @@ class Storage(StorageBase):
             if not filters:
                 return int(self.client.hlen(key))
             documents = cast("list[str]", self.client.hvals(key))
-        return sum(1 for value in documents if matches_all(json.loads(value), filters))
+        keep = compile_filters(filters)
+        return sum(1 for value in documents if keep(json.loads(value)))
 
 
 def _uuid4() -> str:
