@@ -522,7 +522,7 @@ class _JSONPath(_Field):
     def _when(self, *ranks: int, then: ColumnElement[Any]) -> ColumnElement[Any]:
         # CASE, so that a cast or an extraction is never tried on a value of another type.
         names = [name for rank in ranks for name in self.TYPES[rank]]
-        return sa.case((self.type.in_(names), then))
+        return sa.case((_one_of_constants(self.type, names), then))
 
 
 class _PostgreSQLPath(_JSONPath):
@@ -680,6 +680,19 @@ class _SQLitePath(_JSONPath):
         if rank == STRING:
             return _TEXT, value
         return _TEXT, canonical_json(value)
+
+
+def _one_of_constants(
+    expression: ColumnElement[Any], constants: Sequence[str | int]
+) -> ColumnElement[bool]:
+    """``expression IN (...)`` of constants of the code (type names, ranks) written into the
+    text, as a statement compiled with its values written in shows them (the indexes of
+    cliquet.storage.sql_indexes): a list parameter would be rendered at each execution."""
+    written: list[ColumnElement[Any]] = [
+        sa.literal_column(str(c) if isinstance(c, int) else "'" + c.replace("'", "''") + "'")
+        for c in constants
+    ]
+    return expression.in_(written)
 
 
 def _beyond_64_bits(value: Any) -> bool:
@@ -926,7 +939,7 @@ def _inequality(
     if field.indexed and not isinstance(field.rank, int):
         # As a list: SQLite would merge "rank < r OR rank = r AND ..." into "rank <= r".
         ranks = [r for r in range(NULL, OTHER) if (r < rank if below else r > rank)]
-        other_ranks = field.rank.in_(ranks) if ranks else sa.false()
+        other_ranks = _one_of_constants(field.rank, ranks) if ranks else sa.false()
     typed = field.typed(rank)
     if rank == NULL or typed is None:
         # Nulls are all equal; ranks no record value has are compared as ranks only.

@@ -257,3 +257,20 @@ def test_listings_of_a_shape_seen_before_find_what_a_new_statement_finds(
                 storage._shapes = kept
             assert reused == fresh, (field, operator, value)
     assert 0 < len(storage._shapes)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_statements_of_json_fields_are_rendered_once(dialect: str) -> None:
+    """No expanding parameter (``IN`` of a list rendered at each execution): the type
+    names a field's value is tested against are constants of the statement's text."""
+    filters = [
+        Filter("body", "x", COMPARISON.EQ),
+        Filter("rank", 3, COMPARISON.MIN),
+        Filter("a.b", [1, "a", [1]], COMPARISON.IN),
+    ]
+    statement, _ = _selection(dialect, filters, None, sorting=[Sort("a.b", 1)]).statement(
+        "listing"
+    )
+    compiled = statement.compile(dialect=DIALECTS[dialect])
+    assert not compiled.post_compile_params
+    assert "POSTCOMPILE" not in compiled.string
