@@ -8,6 +8,7 @@ the web layer answers with a 503.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any, TypedDict, TypeVar
 
 import sqlalchemy
+from psycopg.types.json import set_json_loads
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -74,6 +76,20 @@ _KEEPALIVES = {
 _TURN_SLACK_MS = 50
 
 _POSTGRESQL_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
+
+_JSON = json.JSONDecoder()
+
+
+def _load_json(data: str | bytes) -> Any:
+    """``json.loads`` of the UTF-8 text of a JSON(B) value, as PostgreSQL sends it.
+
+    psycopg hands ``json.loads`` bytes, whose encoding it then guesses for every value (a
+    listing loads one document per record); PostgreSQL's text is UTF-8, decoded here as
+    ``json.loads`` would decode it.
+    """
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "surrogatepass")
+    return _JSON.decode(data)
 
 
 class EngineSettings(TypedDict):
@@ -169,6 +185,11 @@ def create_engine_from_url(
         connect_args=connect_args,
         hide_parameters=True,
     )
+
+    @event.listens_for(engine, "connect")
+    def _read_json(dbapi_connection: Any, connection_record: Any) -> None:
+        set_json_loads(_load_json, dbapi_connection)
+
     if statement_timeout_ms > 0:
         timeout = int(statement_timeout_ms)
         bound_replies(engine, statement_timeout_ms / 1000 + _REPLY_MARGIN_SECONDS)

@@ -14,6 +14,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from pyramid.config import Configurator
@@ -1097,3 +1098,24 @@ def test_listings_of_many_shapes_keep_a_bounded_number_of_statements(sql_url: st
     finally:
         storage.flush()
         storage.engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_postgresql_records_are_read_as_json_reads_their_text(
+    shared_storages: dict[str, sql_storage.Storage], postgresql_url: str
+) -> None:
+    """psycopg's JSONB loader of the storage's connections decodes the UTF-8 text once
+    (``json.loads`` of bytes guesses their encoding for every value first)."""
+    from cliquet.sql import _load_json
+
+    storage = next(_emptied(shared_storages, postgresql_url))
+    document = {"é": "\U0001f600 \u2028", "n": [2**70, -0.0, 1e300, 1.5], "o": {"": None}}
+    storage.create(CID, PID, {"id": "r", **document})
+    with storage.engine.connect() as conn:
+        adapters = conn.connection.dbapi_connection.adapters
+        oid = adapters.types["jsonb"].oid
+        loader = adapters.get_loader(oid, psycopg.pq.Format.TEXT)
+        assert loader._loads is _load_json
+    stored = storage.get(CID, PID, "r")
+    assert {k: v for k, v in stored.items() if k in document} == document
+    assert _load_json(json.dumps(document).encode()) == json.loads(json.dumps(document))
