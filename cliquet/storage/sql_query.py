@@ -121,16 +121,19 @@ class _Binder:
 
     Each parameter comes from its filter's value by a :data:`Derive` function, which is
     applied to the value at once. Anonymous by default (the statement holds the values);
-    ``named``, the parameters are ``v0``, ``v1``... and :attr:`slots` remembers which filter
-    and function each comes from, so that a statement of the same shape (see
-    :func:`shape_of`) takes another request's values without being built again: only the
-    functions run.
+    ``named``, the parameters are ``v0``, ``v1``... whose values are in :attr:`values`, not
+    in the statement, and :attr:`slots` remembers which filter and function each comes from,
+    so that a statement of the same shape (see :func:`shape_of`) takes another request's
+    values without being built again (only the functions run), and keeps none of the
+    values of the request that built it.
     """
 
     def __init__(self, *, named: bool = False) -> None:
         self.named = named
         #: ``(name, filter's index, derive)`` of each named parameter.
         self.slots: list[tuple[str, int, Derive]] = []
+        #: The values of the named parameters.
+        self.values: dict[str, Any] = {}
         self._index = -1
         self._value: Any = None
 
@@ -145,7 +148,8 @@ class _Binder:
             return sa.bindparam(None, value, type_=type_)
         name = f"v{len(self.slots)}"
         self.slots.append((name, self._index, derive))
-        return sa.bindparam(name, value, type_=type_)
+        self.values[name] = value
+        return sa.bindparam(name, type_=type_)
 
 
 def _value_kind(value: Any, sqlite: bool) -> Hashable:
@@ -1300,6 +1304,7 @@ class Selection:
             statement = self._page(columns, bind)
         if cache is not None:
             cache[shape] = (statement, bind.slots)
+        params.update(bind.values)
         return statement, params
 
     def _where(self, bind: _Binder, *, include_deleted: bool) -> list[ColumnElement[bool]]:

@@ -274,3 +274,27 @@ def test_statements_of_json_fields_are_rendered_once(dialect: str) -> None:
     compiled = statement.compile(dialect=DIALECTS[dialect])
     assert not compiled.post_compile_params
     assert "POSTCOMPILE" not in compiled.string
+
+
+def test_kept_statements_hold_none_of_the_values_of_the_request_that_built_them() -> None:
+    """A shape's statement is kept for other requests: a client's values (an ``in_`` of
+    thousands of values, a text of megabytes) are parameters of the request, not of it."""
+    from sqlalchemy.sql import visitors
+
+    cache = LRUCache(16)
+    values = [f"value-{n}" for n in range(1000)]
+    filters = [Filter("a.b", values, COMPARISON.IN), Filter("title", "x" * 1000, COMPARISON.EQ)]
+    statement, params = _selection("postgresql", filters, cache).statement("listing")
+    bound = [
+        element.value
+        for element in visitors.iterate(statement)
+        if isinstance(element, sql_query.BindParameter)
+    ]
+
+    def holds_values(value: Any) -> bool:
+        return value == values or (
+            isinstance(value, str) and ("value-1" in value or "xx" in value)
+        )
+
+    assert bound and not any(holds_values(v) for v in bound)
+    assert values in params.values()
