@@ -28,6 +28,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,12 +53,14 @@ from cliquet.storage import (
 )
 from cliquet.storage.selection import like
 from cliquet.storage.sql_query import (
+    FILTERED_FIRST_MATCHES,
     SQLITE_LIKE,
     Key,
     RecordQueries,
     Selection,
     Statements,
     bump_statement,
+    estimated_rows,
     in_collection,
     live,
     record_counts,
@@ -617,11 +620,34 @@ class Storage(StorageBase):
             modified_field=modified_field,
             include_deleted=include_deleted,
         )
-        statement, params = selection.statement("listing")
         options = selection.execution_options
         with self._connect(one_read=True) as conn:
+            kind = self._listing_kind(conn, selection) if selection.planner_may_walk else "listing"
+            statement, params = selection.statement(kind)
             rows = conn.execute(statement, params, execution_options=options).all()
         return [self._record(row, id_field, modified_field) for row in rows]
+
+    @staticmethod
+    def _listing_kind(conn: Connection, selection: Selection) -> str:
+        """How to find a page the planner would find by walking the collection (see
+        ``Selection.planner_may_walk``): ``"filtered listing"``, the matches first, when
+        they are few, else ``"listing"``."""
+        estimate, params = selection.statement("estimate")
+        # Compiled each time: SQLAlchemy's cache keeps only what returns rows it knows.
+        uncached = {"compiled_cache": None}
+        matches = estimated_rows(
+            conn.execute(estimate, params, execution_options=uncached).scalar()
+        )
+        if matches > FILTERED_FIRST_MATCHES:
+            return "listing"
+        counting, params = replace(selection, filters=None).statement("count")
+        options = selection.execution_options
+        size = int(conn.execute(counting, params, execution_options=options).scalar() or 0)
+        # Reading the matches costs them; walking, if they spread evenly, a page in every
+        # size / matches records, and up to all of them when they are the oldest: pay up to
+        # ten times the even walk's cost rather than ever a whole walk.
+        page = selection.limit or 0
+        return "filtered listing" if matches**2 <= 10 * page * size else "listing"
 
     def count_all(
         self,

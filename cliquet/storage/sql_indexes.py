@@ -11,6 +11,10 @@ reads a field as a *rank* and one typed value per rank):
   (``min_``, ``max_``, ``lt_``, ``gt_``) is "one of the ranks below (or above) the value's,
   or its rank and a typed value below (above)": each half is a range of these indexes,
   which PostgreSQL reads as one bitmap.
+- ``..._stats_rank``, ``..._stats_number``, ``..._stats_string``: statistics of those
+  expressions (``CREATE STATISTICS``), which PostgreSQL keeps for no partial index: with them
+  the planner knows how many records a range matches, which decides how a page of it is found
+  (:attr:`cliquet.storage.sql_query.Selection.planner_may_walk`).
 - ``..._trigrams`` (with the ``pg_trgm`` extension, created if the database allows it, else
   a logged warning and no such index): a GIN of the field's text with ``gin_trgm_ops``,
   which answers the ``ILIKE '%...%'`` of ``like_``.
@@ -167,6 +171,9 @@ def indexed_field(dialect_name: str, field: str) -> IndexedField:
     return IndexedField(dialect_name, field)
 
 
+_STATISTICS = re.compile(r"_stats_[a-z]+$")
+
+
 def _name(field: str, kind: str) -> str:
     # Readable, deterministic, and within PostgreSQL's 63 bytes whatever the field's name.
     slug = re.sub(r"[^a-z0-9]+", "_", field.lower()).strip("_")[:24]
@@ -185,13 +192,20 @@ def index_definitions(dialect_name: str, field: str, *, trigrams: bool = True) -
     live = "NOT deleted"
     rank = unqualified.texts["rank"]
     definitions = {}
-    for kind, rank_of in (("number", NUMBER), ("string", STRING)):
+    typed_ranks = (("number", NUMBER), ("string", STRING))
+    for kind, rank_of in typed_ranks:
         typed = unqualified.texts[rank_of]
         name = _name(field, kind)
         definitions[name] = (
             f"CREATE INDEX IF NOT EXISTS {name} ON records "
             f"(parent_id, collection_id, ({rank}), {typed}) WHERE {live}"
         )
+    # Statistics of the expressions themselves: PostgreSQL keeps none for those of partial
+    # indexes, and without them guesses that a range matches a fixed share of the records
+    # (see cliquet.storage.sql_query.Selection.planner_may_walk, which asks it).
+    for kind, text in (("rank", rank), *((k, unqualified.texts[r]) for k, r in typed_ranks)):
+        name = _name(field, f"stats_{kind}")
+        definitions[name] = f"CREATE STATISTICS IF NOT EXISTS {name} ON ({text}) FROM records"
     if trigrams:
         name = _name(field, "trigrams")
         text = unqualified.texts["like"]
@@ -203,7 +217,7 @@ def index_definitions(dialect_name: str, field: str, *, trigrams: bool = True) -
 
 
 def existing(conn: Connection) -> set[str]:
-    """The names of the indexes of declared fields the records table has."""
+    """The names of the indexes (and statistics) of declared fields the records table has."""
     # From the catalogs: SQLAlchemy's reflection leaves SQLite's expression indexes out.
     if conn.dialect.name == "postgresql":
         query = (
@@ -212,7 +226,10 @@ def existing(conn: Connection) -> set[str]:
         )
     else:
         query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'"
-    names = conn.exec_driver_sql(query).scalars()
+    names = set(conn.exec_driver_sql(query).scalars())
+    if conn.dialect.name == "postgresql":
+        statistics = "SELECT stxname FROM pg_statistic_ext WHERE stxrelid = 'records'::regclass"
+        names |= set(conn.exec_driver_sql(statistics).scalars())
     return {name for name in names if name.startswith(PREFIX)}
 
 
@@ -262,7 +279,8 @@ def synchronize(engine: Engine, fields: Iterable[str], *, dry_run: bool = False)
                     return None
                 return f"storage: would create {len(create)} and drop {len(drop)} field indexes"
             for name in drop:
-                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+                kind = "STATISTICS" if _STATISTICS.search(name) else "INDEX"
+                conn.exec_driver_sql(f"DROP {kind} IF EXISTS {name}")
             for name in create:
                 conn.exec_driver_sql(wanted[name])
             if create:

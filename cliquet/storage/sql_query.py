@@ -44,6 +44,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import expression
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from cliquet.sql import bytewise_text, epoch_now, upsert
 from cliquet.storage import COMPARISON, Filter, Sort
@@ -963,6 +964,11 @@ def _inequality(
         COMPARISON.GT: lambda: typed > literal,
         COMPARISON.MIN: lambda: typed >= literal,
     }[operator]()
+    if field.indexed and not isinstance(field.rank, int):
+        # "typed < v AND rank = r": a range of the index on (collection, rank, typed), where
+        # the typed value alone, its second column, would be a scan of the collection's
+        # entries; the rank second, so that a record the value rules out costs no more.
+        same_rank = sa.and_(same_rank, _rank_test(field, "==", rank))
     return sa.or_(other_ranks, same_rank)
 
 
@@ -1204,6 +1210,36 @@ class Statements:
         return jsonb_text(data) if self._postgresql else data
 
 
+#: Operators whose filters a declared field's index serves, but whose matches' place in the
+#: collection's order the planner cannot tell (see :attr:`Selection.planner_may_walk`).
+_RANGE_OPERATORS = frozenset({COMPARISON.LT, COMPARISON.GT, COMPARISON.MIN, COMPARISON.MAX})
+
+#: A page of a range on a declared field that the planner expects to match at most this many
+#: records is found by filtering first, then sorting the matches (see
+#: :attr:`Selection.planner_may_walk`): at most about this many records read and sorted.
+FILTERED_FIRST_MATCHES = 50_000
+
+
+class Explain(expression.Executable, expression.ClauseElement):
+    """``EXPLAIN (FORMAT JSON) <statement>`` (PostgreSQL): its plan, as one JSON value."""
+
+    inherit_cache = True
+    _traverse_internals = [("statement", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, statement: sa.Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(Explain, "postgresql")
+def _compile_explain(element: Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+def estimated_rows(plan: Any) -> float:
+    """The planner's estimate of the rows of the statement of an :class:`Explain`."""
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
 @dataclass(frozen=True)
 class Selection:
     """The records a ``get_all`` or ``delete_all`` call selects, and their order."""
@@ -1297,11 +1333,14 @@ class Selection:
         bind = _Binder(named=cache is not None)
         if kind == "count":
             statement = self._count(bind)
+        elif kind == "estimate":
+            where = sa.and_(*self._where(bind, include_deleted=self.include_deleted))
+            statement = Explain(sa.select(records.c.id).where(where))
         else:
             columns = [records.c.id]
-            if kind == "listing":
+            if kind in ("listing", "filtered listing"):
                 columns += [records.c.data, records.c.last_modified]
-            statement = self._page(columns, bind)
+            statement = self._page(columns, bind, filtered_first=kind == "filtered listing")
         if cache is not None:
             cache[shape] = (statement, bind.slots)
         params.update(bind.values)
@@ -1318,11 +1357,42 @@ class Selection:
         rules = queries.any_of(self.pagination_rules, bind)
         return where if rules is None else [*where, rules]
 
-    def _page(self, columns: list[Any], bind: _Binder) -> sa.Select[Any]:
-        page = sa.select(*columns).where(
-            sa.and_(*self._where(bind, include_deleted=self.include_deleted))
+    @property
+    def planner_may_walk(self) -> bool:
+        """Whether the planner may walk the whole collection in its order to find a page
+        that a declared field's index finds at once.
+
+        PostgreSQL's planner assumes that the matches of a filter spread evenly in the
+        collection: for a page sorted by timestamp it walks the timestamp index until it has
+        the page, which reads every newer record first when the matches of a range are the
+        oldest records (a range on a field that grows with time: a number, a date). For a
+        range (``min_``, ``max_``, ``lt_``, ``gt_``) on a declared field (whose expressions
+        have statistics, see :mod:`cliquet.storage.sql_indexes`), ``list_all`` asks the
+        planner how many records match (``"estimate"``): up to
+        :data:`FILTERED_FIRST_MATCHES`, the matches are found first through the field's
+        index, then sorted (``"filtered listing"``); more, and the walk finds a page soon.
+        """
+        if self.dialect_name != "postgresql" or self.limit is None or not self.indexed_fields:
+            return False
+        return any(
+            f.field in self.indexed_fields and f.operator in _RANGE_OPERATORS
+            for f in self.filters or ()
         )
-        order = self._queries(records.c).order_by(self.sorting or ())
+
+    def _page(
+        self, columns: list[Any], bind: _Binder, *, filtered_first: bool = False
+    ) -> sa.Select[Any]:
+        where = sa.and_(*self._where(bind, include_deleted=self.include_deleted))
+        if filtered_first:
+            # The matches first (a materialized CTE, which the planner cannot fold into a
+            # walk of the timestamp index), then their order.
+            found = sa.select(records.c.id, records.c.data, records.c.last_modified).where(where)
+            matches = found.cte("matches").prefix_with("MATERIALIZED")
+            page = sa.select(*(matches.c[column.name] for column in columns))
+            order = self._queries(matches.c).order_by(self.sorting or ())
+        else:
+            page = sa.select(*columns).where(where)
+            order = self._queries(records.c).order_by(self.sorting or ())
         page = page.order_by(*order)
         if self.limit is not None:
             page = page.limit(sa.bindparam("limit", type_=sa.Integer()))

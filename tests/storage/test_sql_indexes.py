@@ -183,9 +183,10 @@ def test_declared_fields_filter_like_the_memory_backend(
 ) -> None:
     storage, reference = both
     assert storage is declared
-    # Two fields, three indexes each; none on SQLite (see cliquet.storage.sql_indexes).
+    # Two fields, three indexes and three statistics each; none on SQLite (see
+    # cliquet.storage.sql_indexes).
     postgresql = storage.engine.dialect.name == "postgresql"
-    assert len(_field_indexes(storage)) == (6 if postgresql else 0)
+    assert len(_field_indexes(storage)) == (12 if postgresql else 0)
     conditions = [
         *COMPARED_FILTERS,
         *(Filter("v", values, COMPARISON.IN) for values in IN_LISTS),
@@ -254,8 +255,10 @@ def test_declared_fields_are_written_into_statements_other_fields_bound() -> Non
     )
     other = str(queries.filter(Filter("body", "m", COMPARISON.MIN)))
     assert "title" in declared and "body" not in other
-    # The indexes hold the very expressions of the statements.
+    # The indexes (and statistics) hold the very expressions of the statements.
     for definition in sql_indexes.index_definitions(dialect, "title").values():
+        if " ON records " not in definition:  # CREATE STATISTICS name ON (expression) FROM
+            definition = definition.replace(" FROM records", "").replace(" ON (", " ON records (")
         columns = definition.split(" ON records ")[1].rsplit(" WHERE", 1)[0]
         for expression in re.findall(r"CASE .*? END", columns):
             assert expression.replace("data", "records.data") in declared, expression
@@ -298,6 +301,44 @@ def test_postgresql_range_and_like_filters_read_the_declared_indexes(
             assert any(name.endswith(f"_{kind}") for name in indexes), (condition, scans)
             # What the indexes find: this collection's matches (LIKE: every collection's).
             assert _records_read(plan) <= 2 * expected, (condition, scans)
+    finally:
+        storage.declare_indexed_fields([])
+        storage.initialize_schema()
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(
+    "condition, numbers",
+    [
+        (Filter("n", 401, COMPARISON.LT), range(1, 401)),
+        (Filter("n", 400, COMPARISON.MAX), range(1, 401)),
+        (Filter("n", BULK - 400, COMPARISON.GT), range(BULK - 399, BULK + 1)),
+        (Filter("n", [7, 70, 700, 7000], COMPARISON.IN), [7, 700, 7000]),
+        # Most records: the walk of the timestamp index finds a page at once.
+        (Filter("n", 10, COMPARISON.GT), range(11, BULK + 1)),
+        (Filter("n", BULK // 2, COMPARISON.MIN), range(BULK // 2, BULK + 1)),
+    ],
+    ids=["oldest, lt", "oldest, max", "newest, gt", "in", "most, gt", "half, min"],
+)
+def test_postgresql_a_page_of_a_selective_range_reads_its_matches_not_the_collection(
+    bulk_postgresql: sql_storage.Storage, condition: Filter, numbers: Any
+) -> None:
+    # n grows with last_modified: the matches of "n < 401" are the oldest records, which a
+    # walk of the timestamp index from the newest would reach after reading all the others.
+    storage = bulk_postgresql
+    storage.declare_indexed_fields(["n"])
+    storage.initialize_schema()
+    try:
+        live = sorted((n for n in numbers if n % 10), reverse=True)
+
+        def page(storage: sql_storage.Storage) -> list[dict[str, Any]]:
+            newest_first = [Sort("last_modified", -1)]
+            return storage.list_all(CID, PID, filters=[condition], sorting=newest_first, limit=11)
+
+        records, plan = _plan(storage, page)
+        assert [r["n"] for r in records] == live[:11]
+        assert _records_read(plan) <= 2 * min(len(live), 200), _scans(plan)
+        assert storage.count_all(CID, PID, filters=[condition]) == len(live)
     finally:
         storage.declare_indexed_fields([])
         storage.initialize_schema()
