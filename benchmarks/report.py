@@ -19,6 +19,13 @@ RATIO_TARGET = 1.5
 # Scaling requests held to better than Kinto by this factor (the others: within 1.5x of it).
 TWICE_BETTER = ("filter matching one record", "HEAD, filter matching 1 %")
 MAY_GROW = ("HEAD, filter matching 1 %",)
+# Requests beyond the table of issue 12, held to Kinto's figure only: what they read grows with
+# their matches (1 % of 1k records is a page of 10, of 1M a sort of 10,000 matches).
+BEYOND_ISSUE = (
+    "like_ filter (page of 100)",
+    "range matching 1 % (page of 100)",
+    "in_ matching 2 records",
+)
 
 
 def size_label(size: str) -> str:
@@ -46,7 +53,8 @@ def misses(results: dict) -> list[str]:
             if ours is None:
                 found.append(f"scaling {label}: ours failed at {at}")
                 continue
-            if label not in MAY_GROW and base and ours > RATIO_TARGET * base:
+            grows = label in MAY_GROW or label in BEYOND_ISSUE
+            if not grows and base and ours > RATIO_TARGET * base:
                 found.append(
                     f"scaling {label}: ours {ours:.1f} ms at {at}, {ours / base:.1f}x "
                     f"its {base:.1f} ms at {size_label(sizes[0])}"
@@ -58,6 +66,28 @@ def misses(results: dict) -> list[str]:
                         f"scaling {label}: ours {ours:.1f} ms at {at}, Kinto {kinto:.1f} ms "
                         f"(target {limit:.1f} ms or less)"
                     )
+    return found
+
+
+def growth(results: dict) -> list[str]:
+    """How the requests beyond the issue's table grow from the smallest size to the largest."""
+    sizes = sorted(results["scaling"], key=int)
+    if len(sizes) < 2:
+        return []
+    small, large = results["scaling"][sizes[0]], results["scaling"][sizes[-1]]
+    found = []
+    for label in BEYOND_ISSUE:
+        if label not in large or label not in small:
+            continue
+        ours, base = large[label]["cliquet"]["p50_ms"], small[label]["cliquet"]["p50_ms"]
+        kinto = large[label]["kinto"]["p50_ms"]
+        if ours is None or not base or kinto is None:
+            continue
+        found.append(
+            f"{label}: ours {base:.1f} ms at {size_label(sizes[0])}, {ours:.1f} ms at "
+            f"{size_label(sizes[-1])} ({ours / base:.1f}x), Kinto {kinto:.1f} ms "
+            f"({kinto / ours:.1f}x ours)"
+        )
     return found
 
 
@@ -146,6 +176,7 @@ def markdown(results: dict) -> str:
     found = misses(results)
     lines += ["## Against the targets of issue 12", ""]
     lines += [f"- misses: {m}" for m in found] if found else ["- every target met"]
+    lines += [f"- beyond the issue's table: {g}" for g in growth(results)]
     lines.append("")
     return "\n".join(lines)
 
