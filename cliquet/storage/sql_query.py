@@ -272,6 +272,12 @@ class Document(sa.types.TypeDecorator[dict[str, Any]]):
             return value
         return json.loads(value)
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # psycopg parses JSONB itself: nothing left to call for each row read.
+        if dialect.name == "postgresql":
+            return None
+        return super().result_processor(dialect, coltype)
+
 
 metadata = sa.MetaData()
 

@@ -298,3 +298,11 @@ def test_kept_statements_hold_none_of_the_values_of_the_request_that_built_them(
 
     assert bound and not any(holds_values(v) for v in bound)
     assert values in params.values()
+
+
+def test_documents_read_on_postgresql_go_through_no_python_per_row() -> None:
+    """psycopg gives the JSONB document as parsed: SQLAlchemy has nothing to call per row
+    (SQLite's text is still parsed)."""
+    assert sql_query.Document()._cached_result_processor(DIALECTS["postgresql"], None) is None
+    processor = sql_query.Document()._cached_result_processor(DIALECTS["sqlite"], None)
+    assert processor is not None and processor('{"a":1}') == {"a": 1}
