@@ -104,15 +104,18 @@ class Storage(StorageBase):
 
     def _in_order(self, key: tuple[str, str], modified_field: str) -> bool:
         """Whether the collection's containers are in order of ``modified_field``, sorting
-        them when every record holds an int there (after a rollback put records back)."""
+        them when every record holds a distinct int there (after a rollback put records
+        back); ties (values the backend did not assign) keep the reference's order."""
         if self._ordered.get(key) == modified_field:
             return True
         containers = [c for c in (self._records.get(key), self._tombstones.get(key)) if c]
+        seen: set[int] = set()
         for container in containers:
             for record in container.values():
                 stamp = record.get(modified_field)
-                if not isinstance(stamp, int) or isinstance(stamp, bool):
+                if type(stamp) is not int or stamp in seen:
                     return False
+                seen.add(stamp)
         for container in containers:
             items = sorted(container.items(), key=lambda item: item[1][modified_field])
             container.clear()
