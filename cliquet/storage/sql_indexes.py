@@ -14,7 +14,8 @@ reads a field as a *rank* and one typed value per rank):
 - ``..._stats_rank``, ``..._stats_number``, ``..._stats_string``: statistics of those
   expressions (``CREATE STATISTICS``), which PostgreSQL keeps for no partial index: with them
   the planner knows how many records a range matches, which decides how a page of it is found
-  (:attr:`cliquet.storage.sql_query.Selection.planner_may_walk`).
+  (:attr:`cliquet.storage.sql_query.Selection.planner_may_walk`). Only the table's owner may
+  create them: for another user a migration logs a warning and creates the indexes alone.
 - ``..._trigrams`` (with the ``pg_trgm`` extension, created if the database allows it, else
   a logged warning and no such index): a GIN of the field's text with ``gin_trgm_ops``,
   which answers the ``ILIKE '%...%'`` of ``like_``.
@@ -248,6 +249,26 @@ def _trigrams(conn: Connection) -> bool:
     return True
 
 
+def _statistics(conn: Connection, definitions: list[str]) -> bool:
+    """Create statistics (``CREATE STATISTICS``), which only the table's owner may: for
+    another user (a service's runtime user migrating at start-up, the indexes built by the
+    owner before statistics existed), or on a PostgreSQL without statistics of expressions
+    (before 14), a logged warning and none, the planner guessing."""
+    try:
+        with conn.begin_nested():
+            for definition in definitions:
+                conn.exec_driver_sql(definition)
+    except sa.exc.DBAPIError as e:
+        logger.warning(
+            "CREATE STATISTICS of the declared fields failed (%s): the planner guesses how "
+            "many records their ranges match. Run cliquet migrate as the owner of the "
+            "records table.",
+            str(e.orig).strip().splitlines()[0],
+        )
+        return False
+    return True
+
+
 def synchronize(engine: Engine, fields: Iterable[str], *, dry_run: bool = False) -> str | None:
     """Create the indexes of the declared ``fields`` that are missing; drop those of fields
     no longer declared. Idempotent; one process at a time.
@@ -281,8 +302,11 @@ def synchronize(engine: Engine, fields: Iterable[str], *, dry_run: bool = False)
             for name in drop:
                 kind = "STATISTICS" if _STATISTICS.search(name) else "INDEX"
                 conn.exec_driver_sql(f"DROP {kind} IF EXISTS {name}")
-            for name in create:
+            for name in [n for n in create if not _STATISTICS.search(n)]:
                 conn.exec_driver_sql(wanted[name])
+            statistics = [n for n in create if _STATISTICS.search(n)]
+            if statistics and not _statistics(conn, [wanted[n] for n in statistics]):
+                create = [n for n in create if n not in statistics]
             if create:
                 conn.exec_driver_sql("ANALYZE records")
     declared = ", ".join(fields) or "none declared"

@@ -5,11 +5,14 @@ and with tombstones; and the statistics that decide it follow the declared field
 
 from __future__ import annotations
 
+import logging
 import random
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from cliquet.storage import COMPARISON, Filter, Sort, memory, sql_indexes
 from cliquet.storage import sql as sql_storage
@@ -158,3 +161,57 @@ def test_a_database_indexed_before_statistics_gets_them_and_loses_them_with_the_
     storage.declare_indexed_fields(DECLARED[:1])
     storage.initialize_schema()
     assert _statistics(storage) == {n for n in statistics if "_v_" in n and "nested" not in n}
+
+
+@pytest.fixture
+def not_owner(
+    declared: tuple[sql_storage.Storage, memory.Storage],
+) -> Iterator[sql_storage.Storage]:
+    """A storage of the same database connected as a role that may read and write the
+    tables but does not own them (a service's runtime user, the owner migrating)."""
+    owner, _ = declared
+    role = f"cliquet_app_{uuid.uuid4().hex[:8]}"
+    try:
+        with owner.engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN PASSWORD 'pw'")
+    except sa.exc.DBAPIError:  # pragma: no cover - a test database user without CREATEROLE
+        pytest.skip("the test database's user may not create roles")
+    try:
+        with owner.engine.begin() as conn:
+            schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+            conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+            conn.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA {schema} TO {role}")
+            conn.exec_driver_sql(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
+        url = owner.engine.url.set(username=role, password="pw")
+        storage = sql_storage.Storage(sa.create_engine(url))
+        storage.declare_indexed_fields(DECLARED)
+        yield storage
+        storage.engine.dispose()
+    finally:
+        with owner.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+
+
+def test_a_runtime_user_who_may_not_create_statistics_still_starts(
+    declared: tuple[sql_storage.Storage, memory.Storage],
+    not_owner: sql_storage.Storage,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The indexes of a release before statistics, a service migrating at start-up as a
+    user who does not own the table (CREATE STATISTICS needs its owner): a warning, not a
+    failed start-up; statistics only help the planner guess. The owner's migration adds them."""
+    owner, reference = declared
+    statistics = _statistics(owner)
+    with owner.engine.begin() as conn:
+        for name in statistics:
+            conn.exec_driver_sql(f"DROP STATISTICS {name}")
+    with caplog.at_level(logging.WARNING, logger="cliquet.storage.sql_indexes"):
+        done = not_owner.initialize_schema()
+    assert "created 0 and dropped 0" in done
+    assert "CREATE STATISTICS" in caplog.text and "cliquet migrate" in caplog.text
+    few = {"filters": [Filter("v", 3, COMPARISON.LT)], "limit": 2}
+    assert _ids(not_owner, **few) == _ids(reference, **few)
+    assert _statistics(owner) == set()
+    assert f"created {len(statistics)}" in owner.initialize_schema()
+    assert _statistics(owner) == statistics
