@@ -40,6 +40,7 @@ from sqlalchemy.util import LRUCache
 
 from cliquet.sql import chunked, engine_from_config, translate_errors, unit_of_work
 from cliquet.storage import (
+    COMPARISON,
     DEFAULT_DELETED_FIELD,
     DEFAULT_ID_FIELD,
     DEFAULT_MODIFIED_FIELD,
@@ -610,6 +611,13 @@ class Storage(StorageBase):
         deleted_field: str = DEFAULT_DELETED_FIELD,
         auth: Any = None,
     ) -> list[dict[str, Any]]:
+        tombstone_fields = {id_field, modified_field, deleted_field, DEFAULT_DELETED_FIELD}
+        if include_deleted and any(
+            f.field not in tombstone_fields and _needs_the_field(f) for f in filters or ()
+        ):
+            # No tombstone holds the field (they hold an id, a timestamp, the deleted flag):
+            # none can match, and without them the indexes of live records serve the filter.
+            include_deleted = False
         selection = self._selection(
             (collection_id, parent_id),
             filters=filters,
@@ -683,6 +691,21 @@ class Storage(StorageBase):
             indexed_fields=self._indexed_fields,
             **options,
         )
+
+
+#: Operators whose filters a record lacking the field never satisfies (see
+#: :mod:`cliquet.storage.selection`: only ``NOT``, ``EXCLUDE`` and ``HAS false`` do).
+_PRESENT_OPERATORS = frozenset(
+    {COMPARISON.EQ, COMPARISON.IN, COMPARISON.LIKE, COMPARISON.LT, COMPARISON.GT,
+     COMPARISON.MIN, COMPARISON.MAX}
+)  # fmt: skip
+
+
+def _needs_the_field(condition: Filter) -> bool:
+    """Whether only a record holding the filter's field can satisfy it."""
+    if condition.operator is COMPARISON.HAS:
+        return condition.value is True
+    return condition.operator in _PRESENT_OPERATORS
 
 
 def _key(key: Key) -> dict[str, str]:
