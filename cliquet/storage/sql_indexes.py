@@ -175,9 +175,15 @@ def indexed_field(dialect_name: str, field: str) -> IndexedField:
 _STATISTICS = re.compile(r"_stats_[a-z]+$")
 
 
+#: PostgreSQL cuts longer names short (NAMEDATALEN - 1): a cut name would not be found.
+_NAME_BYTES = 63
+
+
 def _name(field: str, kind: str) -> str:
-    # Readable, deterministic, and within PostgreSQL's 63 bytes whatever the field's name.
-    slug = re.sub(r"[^a-z0-9]+", "_", field.lower()).strip("_")[:24]
+    # Readable, deterministic, and within PostgreSQL's 63 bytes whatever the field's name:
+    # 24 characters of it, fewer for the longest kinds (names of shorter ones unchanged).
+    room = _NAME_BYTES - len(PREFIX) - len(kind) - len("_12345678_")
+    slug = re.sub(r"[^a-z0-9]+", "_", field.lower()).strip("_")[: min(24, room)]
     digest = hashlib.sha1(field.encode()).hexdigest()[:8]
     return f"{PREFIX}{slug}_{digest}_{kind}"
 

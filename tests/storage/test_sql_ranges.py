@@ -285,3 +285,22 @@ def test_changes_filtered_hold_the_tombstones_the_filter_keeps(
     expected = _ids(reference, **options)
     assert _ids(storage, **options) == expected
     assert _ids(storage, limit=3, **options) == expected[:3]
+
+
+def test_a_long_field_name_is_indexed_once_within_postgresqls_names(
+    shared_storages: dict[str, sql_storage.Storage], postgresql_url: str
+) -> None:
+    """Names past 63 bytes, which PostgreSQL cuts short, would be found missing by every
+    migration (the cut one dropped as undeclared, the whole one created again, the table
+    analyzed again): each name fits, and a second migration has nothing to do."""
+    field = "a_very_long_field_name_for_testing.and_more"
+    assert all(len(n) <= 63 for n in sql_indexes.index_definitions("postgresql", field))
+    for storage in _emptied(shared_storages, postgresql_url):
+        storage.declare_indexed_fields([field])
+        try:
+            assert "created 6 and dropped 0" in storage.initialize_schema()
+            assert storage.initialize_schema() == "storage: up to date (revision storage_0003)"
+            assert len(_statistics(storage)) == 3
+        finally:
+            storage.declare_indexed_fields([])
+            storage.initialize_schema()
