@@ -82,11 +82,14 @@ logger = logging.getLogger(__name__)
 
 #: Every index of a declared field is named so (and no other index is).
 PREFIX = "idx_records_field_"
-_DIALECTS = {"postgresql": postgresql.dialect(), "sqlite": sqlite.dialect()}
+# Dialects compiling SQL text as the database reads it: no parameter style to escape ``%``
+# for (a statement holding the text escapes it once, as its own parameter style needs).
+_DIALECTS = {"postgresql": postgresql.dialect(paramstyle="named"), "sqlite": sqlite.dialect()}
 
 
 def _sql(expression: ColumnElement[Any], dialect_name: str) -> str:
-    """The SQL text of ``expression`` with its values written in (no parameter)."""
+    """The SQL text of ``expression`` with its values written in (no parameter), as the
+    database reads it (``%`` not escaped)."""
     compiled = expression.compile(
         dialect=_DIALECTS[dialect_name], compile_kwargs={"literal_binds": True}
     )
@@ -220,7 +223,8 @@ def index_definitions(dialect_name: str, field: str, *, trigrams: bool = True) -
             f"CREATE INDEX IF NOT EXISTS {name} ON records "
             f"USING gin ({text} gin_trgm_ops) WHERE {live}"
         )
-    return definitions
+    # Run by the driver (exec_driver_sql), whose parameter style reads "%%" as "%".
+    return {name: sql.replace("%", "%%") for name, sql in definitions.items()}
 
 
 def existing(conn: Connection) -> set[str]:

@@ -304,3 +304,35 @@ def test_a_long_field_name_is_indexed_once_within_postgresqls_names(
         finally:
             storage.declare_indexed_fields([])
             storage.initialize_schema()
+
+
+def test_a_declared_field_with_a_percent_sign_filters_like_the_memory_backend(
+    shared_storages: dict[str, sql_storage.Storage], postgresql_url: str
+) -> None:
+    """``%``, which the driver's parameter style escapes, once: the statements name the key
+    the records and the indexes hold."""
+    field = "p%q"
+    reference = memory.Storage()
+    for storage in _emptied(shared_storages, postgresql_url):
+        storage.declare_indexed_fields([field, "v"])
+        storage.initialize_schema()
+        try:
+            for i, value in enumerate([3, "a%b", None, 10**15]):
+                for backend in (storage, reference):
+                    backend.create(CID, PID, {"id": f"r{i}", field: value, "v": value})
+            for condition in [
+                Filter(field, 4, COMPARISON.LT),
+                Filter(field, 3, COMPARISON.EQ),
+                Filter(field, "%", COMPARISON.LIKE),
+                Filter(field, "a", COMPARISON.MIN),
+                Filter(field, False, COMPARISON.HAS),
+            ]:
+                options = {"filters": [condition], "sorting": [Sort("id", 1)]}
+                expected = _ids(reference, **options)
+                assert expected, condition
+                assert _ids(storage, **options) == expected, condition
+                assert _ids(storage, limit=1, **options) == expected[:1], condition
+                assert storage.count_all(CID, PID, filters=[condition]) == len(expected)
+        finally:
+            storage.declare_indexed_fields([])
+            storage.initialize_schema()
