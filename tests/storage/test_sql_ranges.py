@@ -306,12 +306,13 @@ def test_a_long_field_name_is_indexed_once_within_postgresqls_names(
             storage.initialize_schema()
 
 
-def test_a_declared_field_with_a_percent_sign_filters_like_the_memory_backend(
-    shared_storages: dict[str, sql_storage.Storage], postgresql_url: str
+@pytest.mark.parametrize("field", ["p%q", "a:b", "it's", "back\\slash", "%(x)s", "é"])
+def test_a_declared_field_of_odd_characters_filters_like_the_memory_backend(
+    shared_storages: dict[str, sql_storage.Storage], postgresql_url: str, field: str
 ) -> None:
-    """``%``, which the driver's parameter style escapes, once: the statements name the key
-    the records and the indexes hold."""
-    field = "p%q"
+    """``%`` (which the driver's parameter style escapes: once), quotes, colons (a named
+    parameter's mark), backslashes: the statements name the key the records and the
+    indexes hold."""
     reference = memory.Storage()
     for storage in _emptied(shared_storages, postgresql_url):
         storage.declare_indexed_fields([field, "v"])
