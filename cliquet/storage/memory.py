@@ -13,10 +13,9 @@ follows the page, not the collection's size.
 from __future__ import annotations
 
 import copy
-import heapq
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cliquet.storage import (
@@ -29,7 +28,7 @@ from cliquet.storage import (
     StorageBase,
     UnicityError,
 )
-from cliquet.storage.selection import compile_filters, order_key, select
+from cliquet.storage.selection import OrderedParts, compile_filters, order_key, select
 from cliquet.utils import msec_time
 
 if TYPE_CHECKING:
@@ -356,7 +355,7 @@ class Storage(StorageBase):
             tombstones = self._tombstones.get(key, {}).values() if include_deleted else ()
             candidates: Any = live
             if tombstones:
-                both = _Merged(live, tombstones, modified_field)
+                both = OrderedParts((live, tombstones), modified_field)
                 candidates = both if ordered else [*live, *tombstones]
             records = select(
                 candidates,
@@ -386,23 +385,6 @@ class Storage(StorageBase):
                 return len(live)
             keep = compile_filters(filters)
             return sum(1 for record in live.values() if keep(record))
-
-
-class _Merged:
-    """Records and tombstones, each in order of their timestamps, as one reversible sequence
-    in that order (without copying either)."""
-
-    def __init__(self, live: Any, tombstones: Any, modified_field: str) -> None:
-        self.parts, self.field = (live, tombstones), modified_field
-
-    def _stamp(self, record: dict[str, Any]) -> Any:
-        return record[self.field]
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return heapq.merge(*self.parts, key=self._stamp)
-
-    def __reversed__(self) -> Iterator[dict[str, Any]]:
-        return heapq.merge(*(reversed(p) for p in self.parts), key=self._stamp, reverse=True)
 
 
 _ATOMS: frozenset[type] = frozenset({str, int, float, bool, type(None)})

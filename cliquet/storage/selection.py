@@ -26,16 +26,18 @@ The rules, in short:
 from __future__ import annotations
 
 import functools
+import heapq
 import itertools
 import operator
 import re
-from collections.abc import Callable, Iterable, Reversible, Sequence, ValuesView
+from collections.abc import Callable, Iterable, Iterator, Reversible, Sequence, ValuesView
 from typing import Any, Final, cast
 
 from cliquet.storage import COMPARISON, DEFAULT_MODIFIED_FIELD, Filter, Sort
 
 __all__ = [
     "MISSING",
+    "OrderedParts",
     "compile_filter",
     "compile_filters",
     "extract_field",
@@ -319,9 +321,7 @@ def _walk(
     def started(stamp: int) -> bool:  # false, then true for good, along the walk
         return ahead(stamp) and (not rules or any(test(stamp) for test in ahead_rules))
 
-    walk: Iterable[dict[str, Any]] = reversed(records) if descending else records
-    begun = False  # past the records the bounds pass over
-    if isinstance(records, (list, ValuesView)):
+    def bisected(records: list[dict[str, Any]] | ValuesView[dict[str, Any]]) -> Iterable[Any]:
         # Indexable (a dict's values, copied in one go): find where the walk starts by
         # bisection rather than by passing over every newer record of a deep page.
         sequence = list(records)
@@ -333,8 +333,18 @@ def _walk(
                 high = middle
             else:
                 low = middle + 1
-        walk = itertools.islice(reversed(sequence) if descending else sequence, low, None)
-        begun = True
+        return itertools.islice(reversed(sequence) if descending else sequence, low, None)
+
+    walk: Iterable[dict[str, Any]] = reversed(records) if descending else records
+    begun = False  # past the records the bounds pass over
+    if isinstance(records, (list, ValuesView)):
+        walk, begun = bisected(records), True
+    elif isinstance(records, OrderedParts) and all(
+        isinstance(part, (list, ValuesView)) for part in records.parts
+    ):
+        # Each part from its own start, merged from there.
+        starts = [bisected(cast("list[dict[str, Any]]", part)) for part in records.parts]
+        walk, begun = heapq.merge(*starts, key=records.stamp, reverse=descending), True
     # Whether some bound can end the walk before the collection's end.
     ends = bound.empty or bool(bound.lower if descending else bound.upper) or bool(rules)
     for record in walk:
@@ -353,6 +363,25 @@ def _walk(
             if limit is not None and len(selected) >= limit:
                 break
     return selected
+
+
+class OrderedParts:
+    """Sequences of records, each in increasing order of ``modified_field`` (a collection's
+    records and its tombstones), as one reversible sequence in that order, for
+    ``select(..., ordered=True)``; neither is copied, and a walk bisects each of them."""
+
+    def __init__(self, parts: Sequence[Reversible[dict[str, Any]]], modified_field: str) -> None:
+        self.parts, self.field = tuple(parts), modified_field
+
+    def stamp(self, record: dict[str, Any]) -> Any:
+        return record[self.field]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return heapq.merge(*self.parts, key=self.stamp)
+
+    def __reversed__(self) -> Iterator[dict[str, Any]]:
+        parts = (reversed(part) for part in self.parts)
+        return heapq.merge(*parts, key=self.stamp, reverse=True)
 
 
 def select(
