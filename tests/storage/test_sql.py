@@ -30,12 +30,14 @@ from cliquet.storage import (
     UnicityError,
     memory,
     selection,
+    sql_indexes,
     sql_query,
 )
 from cliquet.storage import postgresql as postgresql_storage
 from cliquet.storage import sql as sql_storage
 from cliquet.testing.storage import StorageTest, TransactionalStorageTest
 from cliquet.testing.web import build_app
+from tests.servers import postgresql_database
 
 CID, PID = "articles", "alice"
 DEAD_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:1/x"
@@ -79,9 +81,7 @@ def shared_sqlite_url(fast_session_path: Path) -> str:
     return f"sqlite:///{fast_session_path / 'shared-storage.db'}"
 
 
-def _emptied(
-    backends: dict[str, sql_storage.Storage], url: str
-) -> Iterator[sql_storage.Storage]:
+def _emptied(backends: dict[str, sql_storage.Storage], url: str) -> Iterator[sql_storage.Storage]:
     backend = backends.get(url)
     if backend is None:
         backend = backends[url] = _build(url)
@@ -722,16 +722,27 @@ FROM generate_series(1, 2 * {BULK}) AS i
 """
 
 
-@pytest.fixture
-def bulk_postgresql(
-    shared_storages: dict[str, sql_storage.Storage], postgresql_url: str
-) -> Iterator[sql_storage.Storage]:
-    for storage in _emptied(shared_storages, postgresql_url):
+@pytest.fixture(scope="session")
+def _bulk_storage() -> Iterator[sql_storage.Storage]:
+    """A database of its own holding the bulk collection, loaded once per session."""
+    with postgresql_database() as url:
+        storage = _build(url)
+        storage.initialize_schema()
         with storage.engine.begin() as conn:
             conn.exec_driver_sql(BULK_LOAD)
         with storage.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE records")
         yield storage
+        storage.engine.dispose()
+
+
+@pytest.fixture
+def bulk_postgresql(_bulk_storage: sql_storage.Storage) -> Iterator[sql_storage.Storage]:
+    """The bulk collection, which its tests only read (fields they declare, they undeclare)."""
+    yield _bulk_storage
+    assert _bulk_storage.count_all(CID, PID) == BULK - BULK // 10, "a test wrote to it"
+    with _bulk_storage.engine.connect() as conn:
+        assert sql_indexes.existing(conn) == set(), "a test left its fields declared"
 
 
 def _plan(storage: sql_storage.Storage, call: Any) -> tuple[Any, dict[str, Any]]:

@@ -88,7 +88,7 @@ def test_pages_of_ranges_on_declared_fields_are_the_memory_backends_either_way(
     storage, reference = declared
     rng = random.Random(11)
     wrong = []
-    for _ in range(150):
+    for _ in range(60):
         filters = [Filter(rng.choice(DECLARED), rng.choice(VALUES), rng.choice(RANGES))]
         if rng.random() < 0.3:
             other = rng.choice([*DECLARED, "w"])
@@ -219,6 +219,7 @@ def test_a_runtime_user_who_may_not_create_statistics_still_starts(
 
 
 bulk_postgresql = test_sql.bulk_postgresql
+_bulk_storage = test_sql._bulk_storage
 
 
 @pytest.mark.parametrize(
