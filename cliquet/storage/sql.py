@@ -40,7 +40,6 @@ from sqlalchemy.util import LRUCache
 
 from cliquet.sql import chunked, engine_from_config, translate_errors, unit_of_work
 from cliquet.storage import (
-    COMPARISON,
     DEFAULT_DELETED_FIELD,
     DEFAULT_ID_FIELD,
     DEFAULT_MODIFIED_FIELD,
@@ -52,7 +51,7 @@ from cliquet.storage import (
     UnicityError,
     sql_indexes,
 )
-from cliquet.storage.selection import like
+from cliquet.storage.selection import compile_filter, like
 from cliquet.storage.sql_query import (
     FILTERED_FIRST_MATCHES,
     SQLITE_LIKE,
@@ -613,10 +612,11 @@ class Storage(StorageBase):
     ) -> list[dict[str, Any]]:
         tombstone_fields = {id_field, modified_field, deleted_field, DEFAULT_DELETED_FIELD}
         if include_deleted and any(
-            f.field not in tombstone_fields and _needs_the_field(f) for f in filters or ()
+            f.field not in tombstone_fields and not compile_filter(f)({}) for f in filters or ()
         ):
-            # No tombstone holds the field (they hold an id, a timestamp, the deleted flag):
-            # none can match, and without them the indexes of live records serve the filter.
+            # No tombstone holds the field (they hold an id, a timestamp, the deleted flag),
+            # and a record lacking it fails the filter (the reference semantics, asked of an
+            # empty record): none can match, and the indexes of live records serve the filter.
             include_deleted = False
         selection = self._selection(
             (collection_id, parent_id),
@@ -691,21 +691,6 @@ class Storage(StorageBase):
             indexed_fields=self._indexed_fields,
             **options,
         )
-
-
-#: Operators whose filters a record lacking the field never satisfies (see
-#: :mod:`cliquet.storage.selection`: only ``NOT``, ``EXCLUDE`` and ``HAS false`` do).
-_PRESENT_OPERATORS = frozenset(
-    {COMPARISON.EQ, COMPARISON.IN, COMPARISON.LIKE, COMPARISON.LT, COMPARISON.GT,
-     COMPARISON.MIN, COMPARISON.MAX}
-)  # fmt: skip
-
-
-def _needs_the_field(condition: Filter) -> bool:
-    """Whether only a record holding the filter's field can satisfy it."""
-    if condition.operator is COMPARISON.HAS:
-        return condition.value is True
-    return condition.operator in _PRESENT_OPERATORS
 
 
 def _key(key: Key) -> dict[str, str]:
